@@ -1,0 +1,22 @@
+"""scikit-learn's 8x8 handwritten digits (UCI optdigits test set, 1,797 images), always available."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adcore.data.sources.base import SOURCES, ImageSet, check_split
+
+CLASS_NAMES = tuple(str(d) for d in range(10))
+
+
+@SOURCES.register("digits")
+def digits(split: str, data_root: str | Path | None) -> ImageSet:
+    """All images as split ``train``, grey levels 0..16 scaled to 0..255; ``data_root`` is not used."""
+    check_split("digits", split, ("train",))
+    from sklearn.datasets import load_digits  # here, not at the top: keeps importing the sources light
+
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)  # (1797, 8, 8)
+    return ImageSet(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(bunch.target.astype(np.int64)), CLASS_NAMES)

