@@ -22,7 +22,6 @@ class FitContext:
     device: torch.device
     eval_batch_size: int
     cache_dir: Path
-    data_key: str  # names the training distribution (dataset, benchmark, fold, size) for caches
     autocast: bool = False  # bf16 autocast (on CUDA)
 
     @torch.no_grad()

@@ -11,6 +11,7 @@ import logging
 import platform
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ from adcore.context import FitContext, default_cache_dir
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.methods import Detector, build_method
 from adcore.metrics import AP_DEFINITION, auroc, detection_metrics
-from adcore.models import add_residual_adapters, create_backbone, freeze_for_adra
-from adcore.objectives import build_regularizer
+from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
+from adcore.objectives import Regularizer, build_regularizer
 from adcore.train import Report, fit
 
 log = logging.getLogger(__name__)
@@ -67,35 +68,53 @@ def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
     return evaluate
 
 
-def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
-              checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and evaluate one configuration; resume from ``checkpoint_dir`` if it has a checkpoint."""
-    started = time.perf_counter()
-    cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
+@dataclass
+class TrialParts:
+    """Everything a trial trains and scores with, built from its config in one place."""
+
+    generator: torch.Generator
+    device: torch.device
+    bench: Benchmark
+    backbone: Backbone
+    method: Detector
+    ctx: FitContext
+    regularizer: Regularizer
+
+
+def prepare_trial(cfg: TrialConfig) -> TrialParts:
+    """Seed, load the benchmark, build backbone (+ adapters), method and regularizer."""
     if cfg.runtime.threads is not None:
         torch.set_num_threads(cfg.runtime.threads)
     generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.runtime.device)
-
     bench = make_benchmark(cfg.data, cfg.seed)
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
     if cfg.model.adapters:
         add_residual_adapters(backbone)
         freeze_for_adra(backbone)
     method = build_method(cfg.method, backbone).to(device)
-    data_key = f"{cfg.data.dataset}-{cfg.data.benchmark}-{cfg.data.fold}-{cfg.data.image_size}"
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device),
         transform=BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment),
         device=device, eval_batch_size=cfg.runtime.eval_batch_size,
-        cache_dir=default_cache_dir(cfg.runtime.cache_dir), data_key=data_key,
-        autocast=device.type == "cuda")
+        cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda")
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
+    return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)
+
+
+def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
+              checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate one configuration; resume from ``checkpoint_dir`` if it has a checkpoint."""
+    started = time.perf_counter()
+    cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
+    parts = prepare_trial(cfg)
+    bench, device = parts.bench, parts.device
     setup_s = time.perf_counter() - started
 
-    history = fit(method, regularizer, ctx, cfg.optim, generator, evaluation(method, ctx, bench),
-                  report, None if checkpoint_dir is None else Path(checkpoint_dir))
+    history = fit(parts.method, parts.regularizer, parts.ctx, cfg.optim, parts.generator,
+                  evaluation(parts.method, parts.ctx, bench), report,
+                  None if checkpoint_dir is None else Path(checkpoint_dir))
     final = history[-1]
     best = max(history, key=lambda entry: entry["val_ap"])
     row: dict[str, Any] = {"status": "ok", **flatten(cfg.model_dump(mode="json"))}

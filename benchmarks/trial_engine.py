@@ -22,14 +22,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from adcore import build_config
-from adcore.context import FitContext, default_cache_dir
-from adcore.data import BatchTransform, make_benchmark
-from adcore.methods import TrainBatch, build_method
-from adcore.models import create_backbone
-from adcore.objectives import build_regularizer
+from adcore.methods import TrainBatch
 from adcore.presets import preset
 from adcore.train import fit
-from adcore.trial import evaluation, seed_everything
+from adcore.trial import evaluation, prepare_trial
 
 
 class PILImages(Dataset):
@@ -48,16 +44,8 @@ class PILImages(Dataset):
 
 
 def build(cfg, device):
-    generator = seed_everything(cfg.seed)
-    bench = make_benchmark(cfg.data, cfg.seed)
-    backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained)
-    method = build_method(cfg.method, backbone).to(device)
-    ctx = FitContext(normal=bench.train_normal.to(device), oe=bench.oe.to(device),
-                     transform=BatchTransform(backbone.input_mean, backbone.input_std, device),
-                     device=device, eval_batch_size=cfg.runtime.eval_batch_size,
-                     cache_dir=default_cache_dir(None), data_key="benchmark", autocast=device.type == "cuda")
-    method.setup(ctx)
-    return generator, bench, backbone, method, ctx, build_regularizer(cfg.regularizer, backbone, ctx)
+    parts = prepare_trial(cfg.model_copy(update={"runtime": cfg.runtime.model_copy(update={"device": device.type})}))
+    return parts.generator, parts.bench, parts.backbone, parts.method, parts.ctx, parts.regularizer
 
 
 def sync(device: torch.device) -> None:

@@ -3,36 +3,18 @@ import pytest
 import torch
 
 from adcore import build_config
-from adcore.context import FitContext, default_cache_dir
-from adcore.data import BatchTransform, make_benchmark
-from adcore.methods import TrainBatch, build_method
-from adcore.models import add_residual_adapters, create_backbone, freeze_for_adra
-from adcore.objectives import build_regularizer
+from adcore.methods import TrainBatch
 from adcore.presets import preset
+from adcore.trial import prepare_trial
 
 
-@pytest.fixture(scope="module")
-def setting():
-    cfg = build_config({"data": {"image_size": 16, "n_normal": 32, "n_oe": 32, "n_val": 8, "n_test": 64}})
-    bench = make_benchmark(cfg.data, seed=0)
-    return cfg, bench
+BASE = {"data": {"image_size": 16, "n_normal": 32, "n_oe": 32, "n_val": 8, "n_test": 64},
+        "runtime": {"device": "cpu"}}
 
 
-def _parts(setting, overlay, adapters=False):
-    cfg, bench = setting
-    cfg = build_config(cfg.model_dump(), overlay)
-    torch.manual_seed(0)
-    backbone = create_backbone("efficientnet_lite0")
-    if adapters:
-        add_residual_adapters(backbone)
-        freeze_for_adra(backbone)
-    method = build_method(cfg.method, backbone)
-    device = torch.device("cpu")
-    ctx = FitContext(normal=bench.train_normal, oe=bench.oe,
-                     transform=BatchTransform(backbone.input_mean, backbone.input_std, device),
-                     device=device, eval_batch_size=64, cache_dir=default_cache_dir(None), data_key="test")
-    method.setup(ctx)
-    return method, backbone, build_regularizer(cfg.regularizer, backbone, ctx), ctx
+def _parts(overlay):
+    parts = prepare_trial(build_config(BASE, overlay))
+    return parts.method, parts.backbone, parts.regularizer, parts.ctx
 
 
 def _sgd_step(method, ctx, regularizer, lr=0.1):
@@ -46,8 +28,8 @@ def _sgd_step(method, ctx, regularizer, lr=0.1):
 
 
 @pytest.mark.parametrize("form", ["squared", "norm"])
-def test_l2sp_is_zero_with_a_finite_zero_gradient_at_theta0(setting, form) -> None:
-    method, backbone, regularizer, _ = _parts(setting, {"regularizer": {"name": "l2sp", "form": form}})
+def test_l2sp_is_zero_with_a_finite_zero_gradient_at_theta0(form) -> None:
+    method, backbone, regularizer, _ = _parts({"regularizer": {"name": "l2sp", "form": form}})
     penalty = regularizer.penalty()
     assert penalty.item() == 0.0
     penalty.backward()
@@ -55,8 +37,8 @@ def test_l2sp_is_zero_with_a_finite_zero_gradient_at_theta0(setting, form) -> No
     assert grads and all(g is not None and torch.isfinite(g).all() and (g == 0).all() for g in grads)
 
 
-def test_l2sp_norm_form_covers_only_spatial_conv_weights(setting) -> None:
-    _, backbone, regularizer, _ = _parts(setting, {"regularizer": {"name": "l2sp", "form": "norm"}})
+def test_l2sp_norm_form_covers_only_spatial_conv_weights() -> None:
+    _, backbone, regularizer, _ = _parts({"regularizer": {"name": "l2sp", "form": "norm"}})
     modules = dict(backbone.named_modules())
     for name, _ in regularizer.named:
         module = modules[name.rsplit(".", 1)[0]]
@@ -64,8 +46,8 @@ def test_l2sp_norm_form_covers_only_spatial_conv_weights(setting) -> None:
 
 
 @pytest.mark.parametrize("update", ["proximal", "gradient"])
-def test_ewc_is_zero_at_theta0_and_grows_after_a_step(setting, update) -> None:
-    method, _, regularizer, ctx = _parts(setting, {"regularizer": {"name": "ewc", "update": update, "lam": 1.0}})
+def test_ewc_is_zero_at_theta0_and_grows_after_a_step(update) -> None:
+    method, _, regularizer, ctx = _parts({"regularizer": {"name": "ewc", "update": update, "lam": 1.0}})
     assert regularizer.penalty().item() == 0.0
     assert all((f >= 0).all() for f in regularizer.fisher.values())
     assert sum(f.sum() for f in regularizer.fisher.values()) > 0
@@ -73,8 +55,8 @@ def test_ewc_is_zero_at_theta0_and_grows_after_a_step(setting, update) -> None:
     assert regularizer.penalty().item() > 0.0
 
 
-def test_regularizers_leave_new_and_imagenet_heads_alone(setting) -> None:
-    method, backbone, regularizer, _ = _parts(setting, {"regularizer": {"name": "l2sp"}})
+def test_regularizers_leave_new_and_imagenet_heads_alone() -> None:
+    method, backbone, regularizer, _ = _parts({"regularizer": {"name": "l2sp"}})
     covered = {id(p) for _, p in regularizer.named}
     assert not any(id(p) in covered for p in method.head.parameters())
     assert not any(id(p) in covered for n, p in backbone.named_parameters() if n in backbone.head_parameter_names())
@@ -82,8 +64,8 @@ def test_regularizers_leave_new_and_imagenet_heads_alone(setting) -> None:
     assert not any(p.requires_grad for n, p in backbone.named_parameters() if n in backbone.head_parameter_names())
 
 
-def test_adra_trains_only_adapters_bn_and_head(setting) -> None:
-    method, backbone, regularizer, ctx = _parts(setting, preset("a6"), adapters=True)
+def test_adra_trains_only_adapters_bn_and_head() -> None:
+    method, backbone, regularizer, ctx = _parts(preset("a6"))
     trainable = {n for n, p in method.named_parameters() if p.requires_grad}
     bn_names = {f"backbone.{m}.{k}" for m, mod in backbone.named_modules()
                 if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) for k in ("weight", "bias")}
