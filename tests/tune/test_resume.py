@@ -1,0 +1,62 @@
+"""A driver SIGKILLed mid-study and resumed finishes the study without re-running finished trials,
+with one row and one MLflow child run per trial; a resumed Optuna search continues its count.
+The driver joins the session's Ray node, so the cluster outlives it, as on a real cluster."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from conftest import kill_session, logged, mlflow_runs, runs_of, start_driver, the_run, trials, wait_for, write_study
+
+
+def _kill_after_some_trials(study: Path, out: Path, tmp_path: Path, name: str, address: str, total: int) -> list[dict]:
+    """Start the driver on the cluster at ``address``, let a trial end, SIGKILL the driver mid-study.
+
+    Returns the rows of trials that had ended 1.5 s before the kill: Tune's state (saved every
+    second) holds them as finished."""
+    driver = start_driver([str(study), "--out", str(out), "--address", address], tmp_path / "driver.log")
+    try:
+        run = wait_for(lambda: runs_of(out, name), 120, "the run directory")[0]
+        wait_for(lambda: logged(run), 180, "a finished trial", every=0.05)
+        before = logged(run)
+        time.sleep(1.5)
+        assert driver.poll() is None, (tmp_path / "driver.log").read_text()
+    finally:
+        kill_session(driver.pid)
+    assert len(logged(run)) < total, "the study ended before the kill; make it longer"
+    return before
+
+
+def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tmp_path: Path, run_study,
+                                                                            ray_cluster) -> None:
+    study = write_study(tmp_path, "killed", grid={"arm": ["a2"], "data.fold": list(range(6))})
+    out = tmp_path / "results"
+    before = _kill_after_some_trials(study, out, tmp_path, "killed", ray_cluster.address, total=6)
+
+    assert run_study(study, "--resume") == 0
+    frame = trials(the_run(out, "killed"))
+    assert sorted(frame["trial"]) == [f"a2-fold{fold}" for fold in range(6)]  # exactly one row per grid point
+    assert (frame["status"] == "ok").all() and frame["epochs_run"].eq(2).all()
+    for row in before:  # finished trials were not run again
+        assert frame.set_index("trial").loc[row["trial"], "started_at"] == row["started_at"]
+
+    parents, children = mlflow_runs(out, "killed")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(c.data.tags["tune.trial_id"] for c in children) == sorted(frame["trial_id"])  # no duplicates
+    assert {c.info.status for c in children} == {"FINISHED"}  # no orphaned RUNNING runs
+
+
+def test_optuna_search_resumed_continues_its_trial_count(tmp_path: Path, run_study, ray_cluster) -> None:
+    search = {"num_samples": 6, "seed": 3, "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
+    study = write_study(tmp_path, "searched", grid={"arm": ["a2"]}, search=search)
+    out = tmp_path / "results"
+    before = _kill_after_some_trials(study, out, tmp_path, "searched", ray_cluster.address, total=6)
+
+    assert run_study(study, "--resume") == 0
+    frame = trials(the_run(out, "searched"))
+    assert len(frame) == 6 and frame["trial_id"].is_unique and (frame["status"] == "ok").all()
+    assert frame["optim.lr"].nunique() == 6  # a searcher restarted from scratch would propose its first points again
+    by_id = frame.set_index("trial_id")
+    for row in before:  # trials proposed before the kill keep their id, config and result
+        assert by_id.loc[row["trial_id"], "optim.lr"] == row["optim.lr"]
+        assert by_id.loc[row["trial_id"], "started_at"] == row["started_at"]

@@ -1,0 +1,54 @@
+"""A study file is validated before anything starts: errors name the file, the key path and the
+valid choices; --dry-run lists every trial of the grid without starting Ray."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_study
+from tune.run_study import main
+
+GOOD = {"grid": {"data.fold": [0, 1]}}
+
+
+@pytest.mark.parametrize(("edit", "sets", "key", "hint"), [
+    ({"schedulr": {"name": "asha"}}, [], "schedulr", "valid keys: applied, base, budgets, concurrency"),
+    ({"scheduler": {"name": "hyperband"}}, [], "scheduler.name", "'fifo', 'asha' or 'median'"),
+    ({"scheduler": {"grace": 2}}, [], "scheduler.grace", "valid keys: grace_period, min_samples_required, name"),
+    ({"metric": "test_ap"}, [], "metric", "'val_ap' or 'val_auroc'"),
+    ({"resources": {"gpu": 0.3}}, [], "resources.gpu", "divide one card"),
+    ({"base": {"data": {"benchmark": "leave_one"}}}, [], "data.benchmark", "'leave_one_out', 'one_vs_rest' or 'minor_mode'"),
+    ({"base": {"data": {"fols": 1}}}, [], "data.fols", "valid keys: augment, benchmark"),
+    ({"base": {"method": {"name": "padim"}}}, [], "method", "valid methods: doc, dsvdd"),
+    ({"base": {"regularizer": {"name": "l2sp", "alpah": 0.1}}}, [], "regularizer.alpah", "valid keys: alpha, form, name"),
+    ({"grid": {"arm": ["a1", "a9"]}}, [], "grid.arm", "valid presets: a1, a2"),
+    ({"search": {"num_samples": 2, "space": {"optim.lrr": {}}}, "grid": {}}, [], "search.space.optim.lrr",
+     "valid keys: batch_size, epochs"),
+    ({}, ["optim.lrr=0.1"], "optim.lrr", "valid keys: batch_size, epochs"),
+    ({}, ["schedulr.name=asha"], "schedulr", "a study key"),
+])
+def test_bad_study_file_fails_with_the_key_path(tmp_path: Path, capsys, edit: dict, sets: list[str], key: str,
+                                                hint: str) -> None:
+    study = write_study(tmp_path, "bad", **{**GOOD, **{k: v for k, v in edit.items() if k != "base"}},
+                        base=edit.get("base"))
+    code = main([str(study), "--dry-run", "--out", str(tmp_path / "results"), *(f"--set={s}" for s in sets)])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert str(study) in error and key in error and hint in error, error
+    assert not (tmp_path / "results").exists()  # nothing started
+
+
+def test_dry_run_lists_the_product_of_the_grid(tmp_path: Path, capsys) -> None:
+    grid = {"arm": ["a1", "a6", "a7"], "data.fold": [0, 3, 5, 9], "seed": [0, 1]}
+    study = write_study(tmp_path, "product", grid=grid)
+    assert main([str(study), "--dry-run", "--out", str(tmp_path / "results")]) == 0
+    printed = capsys.readouterr().out
+    assert "24 trials = arm (3) x data.fold (4) x seed (2)" in printed
+    listed = [line.split()[0] for line in printed.splitlines() if line.startswith("  a")]
+    assert len(listed) == len(set(listed)) == 24 and "a6-fold3-seed1" in listed
+    assert not (tmp_path / "results").exists()
+
+    assert main([str(study), "--dry-run", "--set", "data.fold=3", "--set", "grid.seed=[0,1,2]"]) == 0
+    assert "9 trials = arm (3) x data.fold (1) x seed (3)" in capsys.readouterr().out
+

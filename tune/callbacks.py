@@ -1,0 +1,93 @@
+"""Driver-side Tune callbacks: rows written as trials end, and concise progress lines.
+
+Both are pickled into Tune's experiment state and come back on ``--resume``, so they hold
+only paths and counters that ``setup`` rebuilds.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from tune.results import RunDir, append_row, logged_rows, trial_row, write_trials_csv
+from tune.trainable import trial_config
+
+
+def _error_text(trial: Trial) -> str:
+    path = trial.error_file
+    try:
+        return open(path).read() if path else "the trial errored"
+    except OSError:
+        return "the trial errored"
+
+
+class RowWriter(Callback):
+    """Appends a trial's row to rows.jsonl and rewrites trials.csv whenever a trial ends,
+    so finished results are on disk however the study ends."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.run = run
+
+    def _write(self, trial: Trial, error: str | None) -> None:
+        append_row(self.run, trial_row(str(trial), trial.config, trial.last_result or {}, error, True, trial_config(trial.config)))
+        write_trials_csv(logged_rows(self.run), self.run.trials_csv)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._write(trial, None)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._write(trial, _error_text(trial))
+
+
+class Progress(Callback):
+    """One line per finished trial, and a status line at most every ``every_s`` seconds."""
+
+    def __init__(self, metric: str, every_s: float = 30.0) -> None:
+        self.metric, self.every_s = metric, every_s
+        self.total = 0
+        self.last_status = 0.0
+
+    def setup(self, total_num_samples: int | None = None, **info: Any) -> None:
+        self.total = total_num_samples or 0
+        self.last_status = time.monotonic()
+
+    def _counts(self, trials: list[Trial]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for trial in trials:
+            counts[trial.status] = counts.get(trial.status, 0) + 1
+        return counts
+
+    def _done(self, trials: list[Trial], trial: Trial) -> str:
+        """'[done/total]', counting ``trial`` (whose status is not updated yet) as done."""
+        done = 1 + sum(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials if t is not trial)
+        total = max(self.total, len(trials))
+        return f"[{done:>{len(str(total))}}/{total}]"
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        last = trial.last_result or {}
+        status = last.get("status", "stopped early")
+        parts = [f"{self._done(trials, trial)} {str(trial):<22} {status:<13}"]
+        for key in ("test_ap", self.metric):
+            value = last.get(key)
+            if isinstance(value, float):
+                parts.append(f"{key} {100 * value:5.1f}")
+        parts.append(f"epochs {last.get('epoch', 0)}" + (f"  {last['wall_s']:.1f} s" if "wall_s" in last else ""))
+        print("  ".join(parts), flush=True)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        message = _error_text(trial).strip().splitlines()[-1:] or ["?"]
+        print(f"{self._done(trials, trial)} {str(trial):<22} ERROR         {message[0][:200]}", flush=True)
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        print(f"        {str(trial):<22} worker lost; retrying from its last checkpoint", flush=True)
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if time.monotonic() - self.last_status < self.every_s:
+            return
+        self.last_status = time.monotonic()
+        running = [t for t in trials if t.status == Trial.RUNNING]
+        epochs = ", ".join(f"{t} epoch {(t.last_result or {}).get('epoch', 0)}" for t in running[:4])
+        counts = self._counts(trials)
+        print(f"        {len(running)} running ({epochs}); {counts.get(Trial.PENDING, 0)} pending", flush=True)

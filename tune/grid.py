@@ -1,0 +1,76 @@
+"""Grid expansion: a study's axes -> one validated trial config per grid point.
+
+A trial config is merged in one strict order: the per-trial thread count from the study's
+resources, the study's ``base``, the arm's preset, the other axes' values, the study's
+``overrides`` (``--set``). Every point is validated here, before Ray starts.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
+from adcore.presets import PRESETS
+from tune.study import ARM_AXIS, Study, StudyError, format_errors
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    key: str  # stable, filesystem-safe name of the point, e.g. "a3-fold4-seed0"
+    labels: dict[str, Any]  # axis -> value at this point
+    config: dict[str, Any]  # the resolved trial config (JSON-able, validated)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "labels": self.labels, "config": self.config}
+
+
+def expand(study: Study, where: str = "study") -> list[GridPoint]:
+    """Every grid point in file order of the axes (the first axis varies slowest)."""
+    axes = list(study.grid)
+    points = []
+    for values in itertools.product(*(study.grid[axis] for axis in axes)):
+        labels = dict(zip(axes, values))
+        points.append(GridPoint(point_key(labels), labels, resolve(study, labels, where).model_dump(mode="json")))
+    keys = [point.key for point in points]
+    if len(set(keys)) != len(keys):
+        raise StudyError(f"{where}: two grid points share a name; make the axis values distinct")
+    return points
+
+
+def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
+    """The trial config at one grid point; errors name the point and the config key."""
+    layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)}}, study.base]
+    for axis, value in labels.items():
+        if axis == ARM_AXIS:
+            if value not in PRESETS:
+                raise StudyError(f"{where}: grid.{ARM_AXIS}: unknown preset {value!r}; valid presets: {', '.join(sorted(PRESETS))}")
+            layers.append(PRESETS[value])
+        else:
+            layers.append(set_dotted({}, axis, value))
+    layers.append(study.overrides)
+    try:
+        return build_config(*layers)
+    except ValidationError as error:
+        merged: dict[str, Any] = {}
+        for layer in layers:  # what was validated, for the error's list of valid keys
+            merged = deep_merge(merged, layer)
+        at = ", ".join(f"{axis}={value}" for axis, value in labels.items())
+        raise StudyError(format_errors(f"{where}" + (f" (grid point {at})" if at else ""), error, TrialConfig, merged)) from None
+
+
+def point_key(labels: dict[str, Any]) -> str:
+    """{'arm': 'a3', 'data.fold': 4, 'seed': 0} -> 'a3-fold4-seed0'."""
+    parts = [str(value) if axis == ARM_AXIS else f"{axis.split('.')[-1]}{value}" for axis, value in labels.items()]
+    return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "-".join(parts)) or "trial"
+
+
+def with_searched(config: dict[str, Any], searched: dict[str, Any]) -> dict[str, Any]:
+    """A grid point's config with the values a searcher proposed for its dotted keys."""
+    for key, value in searched.items():
+        config = set_dotted(config, key, value)
+    return config

@@ -1,0 +1,285 @@
+"""Run a study: every trial on Ray Tune, searched by Optuna where the study asks, tracked in
+MLflow, aggregated into the paper-style table.
+
+    python tune/run_study.py studies/ablation_table4.yaml
+    python tune/run_study.py studies/ablation_table4.yaml --set data.fold=0 --set optim.epochs=5
+    python tune/run_study.py studies/adib_search.yaml --smoke
+    python tune/run_study.py studies/ablation_table4.yaml --dry-run
+    python tune/run_study.py studies/ablation_table4.yaml --resume            # the newest run
+    RAY_ADDRESS=10.0.0.1:6379 python tune/run_study.py studies/ablation_table4.yaml --budget paper
+
+Results go to <out>/<study>/<run-id>/ (trials.csv, table.md/.csv/.tex, figures/, tune/ state);
+MLflow to sqlite:///<out>/mlflow.db unless --tracking-uri (or MLFLOW_TRACKING_URI) names one.
+Exit status: 0 the study finished, 1 it was interrupted (resume it) or no trial succeeded,
+2 the study file or an option is invalid.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make the repository importable
+    sys.path.insert(0, str(ROOT))
+
+from adcore.config import TrialConfig, flatten  # noqa: E402
+from tune.grid import GridPoint, expand  # noqa: E402
+from tune.results import RunDir, trial_row, write_trials_csv  # noqa: E402
+from tune.space import resolve_space  # noqa: E402
+from tune.study import Study, StudyError, load_study  # noqa: E402
+
+if TYPE_CHECKING:
+    from tune.tracking import TrackingInfo
+
+MLFLOW_STATUS = {"ok": "FINISHED", "failed": "FAILED", "error": "FAILED", "stopped_early": "KILLED", "unfinished": "KILLED"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python tune/run_study.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", help="the study YAML (studies/*.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a trial config key (optim.lr=0.01), narrow a grid axis (data.fold=0) or "
+                             "change a study key (scheduler.name=asha, grid.seed=[0,1,2]); repeatable")
+    parser.add_argument("--smoke", action="store_true", help="the tiniest budget and grid: a whole study in about a minute")
+    parser.add_argument("--budget", metavar="NAME", help="apply a named budget of the study (e.g. paper)")
+    parser.add_argument("--dry-run", action="store_true", help="validate, print the trials and exit")
+    parser.add_argument("--resume", nargs="?", const="latest", metavar="RUN_ID",
+                        help="continue a run of this study (default: the newest) where it stopped")
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
+                        help="join this Ray cluster (default: $RAY_ADDRESS, else start a local Ray)")
+    parser.add_argument("--num-cpus", type=float, help="local Ray only: CPUs to offer (default: all cores)")
+    parser.add_argument("--num-gpus", type=float, help="local Ray only: GPUs to offer (may be logical)")
+    parser.add_argument("--node-ip-address", help="local Ray only: the address its node announces (e.g. 127.0.0.1)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="results root (default: ./results)")
+    parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                        help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        study, run = _load(args)
+        points = expand(study, where=str(args.study))
+        space = resolve_space(study, TrialConfig.model_validate(points[0].config), str(args.study)) if study.search else {}
+    except (StudyError, FileNotFoundError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(plan(study, points, space))
+        return 0
+    return _run(args, study, points, space, run)
+
+
+def _load(args: argparse.Namespace) -> tuple[Study, RunDir | None]:
+    """The study to run, and the run directory when resuming (whose saved study wins)."""
+    if args.resume is None:
+        return load_study(args.study, args.set, args.smoke, args.budget), None
+    if args.set or args.smoke or args.budget:
+        raise StudyError("--resume continues a run with the study it saved; leave out --set, --smoke and --budget")
+    name = load_study(args.study).name
+    run = RunDir.find(args.out, name, None if args.resume == "latest" else args.resume)
+    if not (run.tune_dir / "tuner.pkl").exists():
+        raise StudyError(f"{run.path}: the run was stopped before Tune saved any state; start a new run instead")
+    return load_study(run.study_yaml), run
+
+
+def plan(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]) -> str:
+    """What --dry-run prints: the trial count, how it is made up, and every trial."""
+    resources = f"{study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu per trial"
+    at_once = f"{study.concurrency} at a time" if study.concurrency else "as many at a time as resources allow"
+    lines = [f"study {study.name}" + (f": {study.reproduces}" if study.reproduces else "")]
+    if study.search:
+        lines.append(f"{study.search.num_samples} trials searched by Optuna {study.search.algorithm} "
+                     f"(seed {study.search.seed}) on {study.metric} ({study.mode}); {resources}, {at_once}; "
+                     f"scheduler {study.scheduler.name}")
+        lines += [f"  {key}: " + (f"{spec['type']} {spec['choices']}" if "choices" in spec else
+                                  f"{spec['type']} [{spec['low']:g}, {spec['high']:g}]") for key, spec in space.items()]
+    else:
+        shape = " x ".join(f"{axis} ({len(values)})" for axis, values in study.grid.items()) or "one trial"
+        lines.append(f"{len(points)} trials = {shape}; {resources}, {at_once}; scheduler {study.scheduler.name} "
+                     f"on {study.metric}")
+    for point in points:
+        lines.append(f"  {point.key:<24} " + " ".join(f"{k}={v}" for k, v in point.labels.items()))
+    if study.applied:
+        lines.append("applied: " + " ".join(study.applied))
+    return "\n".join(lines)
+
+
+def _git_commit() -> str:
+    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout
+        return commit + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("GIT_COMMIT", "unknown")
+
+
+def _environment() -> None:
+    """Settings that must be in place before Ray starts (measured on this stack, see REFERENCE.md)."""
+    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # save Tune's state every second: a killed driver loses little
+    os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"  # trials run in our working directory, not Ray's temp dir
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: no Tune tables; our Progress prints one line a trial
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")  # that is the 1 s
+    os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's ports listen on all interfaces: its token protects them
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # local workers import tune/ and adcore/
+
+
+def _start_tracking(args: argparse.Namespace, study: Study, run: RunDir, commit: str) -> "TrackingInfo":
+    """The MLflow store, experiment and parent run, made by the driver before any trial starts."""
+    from tune.tracking import TrackingInfo, default_tracking_uri, reopen_study_run, start_study_run
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # after mlflow's import, which sets INFO
+    if args.resume is not None:
+        info = TrackingInfo(**run.read_meta()["tracking"])
+        reopen_study_run(info)
+        return info
+    out = args.out.resolve()
+    uri = args.tracking_uri or default_tracking_uri(out)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    params = {"study.name": study.name, "study.trials": _total(study),
+              "study.scheduler": study.scheduler.name, "study.metric": study.metric, "study.applied": " ".join(study.applied),
+              **{f"study.grid.{axis}": values for axis, values in study.grid.items()},
+              **{f"base.{key}": value for key, value in flatten(study.base).items()}}
+    return start_study_run(uri, study.name, run.run_id, out / "mlartifacts" if local else None, params,
+                           {"study": study.name, "study_run": run.run_id, "git_commit": commit,
+                            "reproduces": study.reproduces or "", "results_dir": str(run.path)})
+
+
+def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
+         run: RunDir | None) -> int:
+    _environment()
+    from tune.trainable import TrialContext
+
+    resuming = run is not None
+    run = run or RunDir.create(args.out.resolve(), study.name)
+    meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": _git_commit(),
+                                              "started_at": time.time(), "wall_s": 0.0}
+    if not resuming:
+        run.study_yaml.write_text(study.to_yaml())
+    info = _start_tracking(args, study, run, meta["git_commit"])  # before any trial starts
+    meta["tracking"] = {"uri": info.uri, "experiment_id": info.experiment_id, "parent_run_id": info.parent_run_id}
+    run.write_meta(meta)
+    context = TrialContext(study.name, run.run_id, meta["git_commit"], info)
+    grid = _fit(args, study, points, space, run, meta, context, resuming)
+    return _finish(args, study, run, meta, grid)
+
+
+def _fit(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
+         run: RunDir, meta: dict[str, Any], context: Any, resuming: bool) -> Any:
+    """Start or join Ray, run (or resume) the Tuner, and leave Ray again."""
+    import ray
+
+    from tune.tuner import build_tuner, restore_tuner
+
+    address = args.address or "local"
+    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
+    if address == "local":
+        ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus, include_dashboard=False,
+                 _node_ip_address=args.node_ip_address, **quiet)
+    else:
+        ray.init(address=address, **quiet)
+    try:
+        tuner = restore_tuner(study, context, run) if resuming else build_tuner(study, points, space, context, run)
+        meta["workers"] = _workers(study)
+        print(f"{'resuming' if resuming else 'running'} {study.name}: {_total(study)} trials, up to "
+              f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
+              f"on Ray at {address}; results in {run.path}", flush=True)
+        started = time.time()
+        grid = tuner.fit()
+        meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
+        return grid
+    finally:
+        ray.shutdown()
+
+
+def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], grid: Any) -> int:
+    """Rows, table and figures, MLflow statuses and artifacts; print where everything is."""
+    from tune.aggregate import aggregate
+    from tune.tracking import TrackingInfo, finish_study_run, settle_children
+
+    total = _total(study)
+    rows, complete = _rows(grid, total)
+    write_trials_csv(rows, run.trials_csv)
+    run.write_meta(meta)
+    table = aggregate(run.path)
+    info = TrackingInfo(**meta["tracking"])
+    settle_children(info, {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows if row.get("trial_id")})
+    artifacts = [run.path / name for name in ("table.md", "table.csv", "table.tex", "trials.csv", "study.yaml")] + [run.figures]
+    finish_study_run(info, "FINISHED" if complete else "KILLED", _summary_metrics(rows), artifacts)
+    if complete:
+        _prune_checkpoints(run)
+    print(f"\n{table}")
+    print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.csv, .tex), figures in {run.figures}")
+    print(f"mlflow:  experiment {study.name!r}, parent run {info.parent_run_id} in {info.uri}")
+    if info.uri.startswith("sqlite:"):
+        print(f"         mlflow ui --backend-store-uri {info.uri}")
+    if not complete:
+        print(f"interrupted: {sum(r['status'] != 'unfinished' for r in rows)} of {total} trials ended; continue with\n"
+              f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
+        return 1
+    return 0 if any(row["status"] == "ok" for row in rows) else 1
+
+
+def _total(study: Study) -> int:
+    return study.search.num_samples if study.search else math.prod(map(len, study.grid.values()))
+
+
+def _workers(study: Study) -> int:
+    """Trials that fit at once in the cluster's resources (and the study's concurrency)."""
+    import ray
+
+    available = ray.cluster_resources()
+    fits = [math.floor(available.get("CPU", 0) / study.resources.cpu + 1e-9)]
+    if study.resources.gpu:
+        fits.append(math.floor(available.get("GPU", 0) / study.resources.gpu + 1e-9))
+    return max(1, min(fits + ([study.concurrency] if study.concurrency else [])))
+
+
+def _rows(grid: Any, expected: int) -> tuple[list[dict[str, Any]], bool]:
+    """One row per Tune trial, and whether every trial of the study ended."""
+    from tune.trainable import trial_config
+
+    complete = len(grid) == expected and grid.num_terminated + grid.num_errors == expected
+    rows = []
+    for result in grid:
+        error = str(result.error) if result.error else None
+        rows.append(trial_row(Path(result.path).name, result.config, result.metrics or {}, error, complete,
+                              trial_config(result.config)))
+    return rows, complete
+
+
+def _summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Parent-run metrics: mean test metrics over finished trials, per arm where there are arms."""
+    import pandas as pd
+
+    frame = pd.DataFrame([r for r in rows if r["status"] == "ok"])
+    metrics: dict[str, float] = {"trials_ok": float(len(frame)), "trials": float(len(rows))}
+    for metric in ("test_ap", "test_auroc"):
+        if metric in frame:
+            metrics[f"{metric}_mean"] = float(frame[metric].mean())
+            if "arm" in frame:
+                metrics.update({f"{arm}.{metric}_mean": float(v) for arm, v in frame.groupby("arm")[metric].mean().items()})
+    return metrics
+
+
+def _prune_checkpoints(run: RunDir) -> None:
+    """A finished study needs no checkpoints (each is tens of MB); its rows hold the results."""
+    for checkpoint in run.tune_dir.glob("*/checkpoint_*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

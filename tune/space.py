@@ -1,0 +1,61 @@
+"""Search ranges: adcore declares a hyperparameter's range next to its default; a study may
+use that range as is (``regularizer.alpha: {}``) or override parts of it."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from adcore.config import TrialConfig, set_dotted
+from adcore.params import search_range
+from tune.study import Study, StudyError, format_errors
+
+
+def declared_range(config: TrialConfig, key: str) -> dict[str, Any] | None:
+    """The range adcore declares for dotted ``key`` of this config (its method/regularizer's own)."""
+    node: Any = config
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        fields = type(node).model_fields if isinstance(node, BaseModel) else {}
+        if part not in fields:
+            where = ".".join(parts[:depth]) or "the trial config"
+            raise StudyError(f"search.space.{key}: {part!r} is not a key of {where}; valid keys: {', '.join(sorted(fields))}")
+        if depth == len(parts) - 1:
+            return search_range(type(node), part)
+        node = getattr(node, part)
+    return None
+
+
+def resolve_space(study: Study, config: TrialConfig, where: str = "study") -> dict[str, dict[str, Any]]:
+    """{key: {"type", "low", "high" | "choices"}} for every searched key, checked at its extremes."""
+    assert study.search is not None
+    space: dict[str, dict[str, Any]] = {}
+    for key, given in study.search.space.items():
+        try:
+            declared = declared_range(config, key) or {}
+        except StudyError as error:
+            raise StudyError(f"{where}: {error}") from None
+        spec = {**declared, **given.model_dump(exclude_none=True)}
+        kind = spec.get("type")
+        if kind is None:
+            raise StudyError(f"{where}: search.space.{key}: adcore declares no range for it; give type and low/high or choices")
+        if kind == "categorical":
+            if not spec.get("choices"):
+                raise StudyError(f"{where}: search.space.{key}: categorical needs choices")
+            spec = {"type": kind, "choices": spec["choices"]}
+            extremes = spec["choices"]
+        else:
+            if spec.get("low") is None or spec.get("high") is None or not spec["low"] < spec["high"]:
+                raise StudyError(f"{where}: search.space.{key}: {kind} needs low < high, got {spec.get('low')}..{spec.get('high')}")
+            if kind == "loguniform" and spec["low"] <= 0:
+                raise StudyError(f"{where}: search.space.{key}: loguniform needs low > 0")
+            low, high = (int(spec["low"]), int(spec["high"])) if kind == "int" else (spec["low"], spec["high"])
+            spec = {"type": kind, "low": low, "high": high}
+            extremes = [low, high]
+        for value in extremes:  # the trial config must accept every end of the range
+            try:
+                TrialConfig.model_validate(set_dotted(config.model_dump(mode="json"), key, value))
+            except ValidationError as error:
+                raise StudyError(format_errors(f"{where} (search.space.{key}={value})", error, TrialConfig, {})) from None
+        space[key] = spec
+    return space
