@@ -48,15 +48,6 @@ class Backbone(nn.Module):
         in_head = {id(p) for p in head.parameters()} if head is not None else set()
         return {name for name, p in self.named_parameters() if id(p) in in_head}
 
-    def head_parameter_names(self) -> set[str]:
-        """Names of the pretrained classifier's parameters: no regularizer covers them, and they
-        train only for methods that use the classifier."""
-        head = self.head()
-        if head is None:
-            return set()
-        ids = {id(p) for p in head.parameters()}
-        return {name for name, p in self.named_parameters() if id(p) in ids}
-
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) normalised float -> (B, num_features), globally average-pooled."""
         for _, stage in self.stages():

@@ -24,8 +24,9 @@ class Regularizer:
 
     def __init__(self, params: ComponentParams, backbone: Backbone, ctx: FitContext) -> None:
         self.params, self.device = params, ctx.device
+        head_names = backbone.head_parameter_names()
         self.named = [(name, p) for name, p in backbone.named_parameters()
-                      if p.requires_grad and name not in backbone.head_parameter_names()]
+                      if p.requires_grad and name not in head_names]
         self.theta0 = {name: p.detach().clone() for name, p in self.named}
 
     def penalty(self) -> torch.Tensor:
