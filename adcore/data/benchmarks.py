@@ -42,6 +42,11 @@ def _take(index: torch.Tensor, n: int | None, generator: torch.Generator) -> tup
     return shuffled[:n], shuffled[n:]
 
 
+def _n_train(n_normal: int | None, pool: torch.Tensor, n_val: int) -> int:
+    """Training normals to take from ``pool``; None means all but the validation normals."""
+    return len(pool) - n_val if n_normal is None else n_normal
+
+
 def _of_classes(labels: torch.Tensor, classes: list[int]) -> torch.Tensor:
     return torch.nonzero(torch.isin(labels, torch.tensor(classes)), as_tuple=True)[0]
 
@@ -70,10 +75,12 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         if cfg.val_protocol == "class_holdout":
             val_anomaly_class = others[cfg.fold % len(others)]  # the next class after the fold
             normal_classes = [c for c in others if c != val_anomaly_class]
-        train_idx, rest = _take(_of_classes(train.labels, normal_classes), cfg.n_normal, generator)
+        pool = _of_classes(train.labels, normal_classes)
+        train_idx, rest = _take(pool, _n_train(cfg.n_normal, pool, cfg.n_val), generator)
     elif cfg.benchmark == "one_vs_rest":
         normal_classes, anomaly_classes = [cfg.fold], others
-        train_idx, rest = _take(_of_classes(train.labels, normal_classes), cfg.n_normal, generator)
+        pool = _of_classes(train.labels, normal_classes)
+        train_idx, rest = _take(pool, _n_train(cfg.n_normal, pool, cfg.n_val), generator)
     else:  # minor_mode: S_n ~ 1/(r+1) P(y_a) + r/(r+1) P(y_b)
         assert cfg.secondary_class is not None
         _check_class("secondary_class", cfg.secondary_class, num_classes)
@@ -81,7 +88,7 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         normal_classes = [primary, secondary]
         anomaly_classes = [c for c in range(num_classes) if c not in normal_classes]
         primary_idx = _of_classes(train.labels, [primary])
-        n_total = cfg.n_normal if cfg.n_normal is not None else len(primary_idx)
+        n_total = _n_train(cfg.n_normal, primary_idx, cfg.n_val)
         n_secondary = round(n_total * cfg.minor_ratio / (1.0 + cfg.minor_ratio))
         take_a, rest_a = _take(primary_idx, n_total - n_secondary, generator)
         take_b, rest_b = _take(_of_classes(train.labels, [secondary]), n_secondary, generator)
@@ -120,7 +127,7 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     return Benchmark(
         train_normal=prepare(train.images[train_idx]),
         oe=prepare(oe_source.images[oe_idx]),
-        val_images=prepare(torch.cat([val_normals, val_anomalies])),
+        val_images=torch.cat([prepare(val_normals), prepare(val_anomalies)]),  # sizes may differ before
         val_labels=torch.cat([torch.zeros(len(val_normals)), torch.ones(len(val_anomalies))]).long(),
         test_images=prepare(test_set.images),
         test_labels=test_labels,

@@ -75,3 +75,14 @@ def test_oe_corpus_equal_to_dataset_is_refused() -> None:
 def test_budget_larger_than_data_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="lower the budget"):
         make_benchmark(DataConfig(benchmark="one_vs_rest", n_normal=10_000, **{k: v for k, v in SMALL.items() if k != "n_normal"}), 0)
+
+
+def test_all_normals_leaves_the_validation_normals_out() -> None:
+    cfg = DataConfig(benchmark="one_vs_rest", fold=2, image_size=16, n_normal=None, n_oe=100, n_val=20, n_test=200)
+    bench = make_benchmark(cfg, 0)
+    assert len(bench.train_normal) == 6000 - 20 and bench.val_labels.tolist().count(0) == 20
+
+
+def test_an_oe_corpus_of_another_image_size() -> None:
+    bench = make_benchmark(DataConfig(oe_corpus="digits", **SMALL), 0)  # 8x8 OE, 28x28 normals
+    assert bench.val_images.shape[1:] == bench.oe.shape[1:] == (1, 16, 16)
