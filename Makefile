@@ -4,15 +4,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CHROMIUM := /usr/bin/chromium
 STUDY ?= studies/ablation_table4.yaml
+STUDY_NAME = $(basename $(notdir $(STUDY)))
 
-.PHONY: setup test study clean-venv
+.PHONY: setup test study mlflow-ui optuna-dashboard clean-venv
 
-setup: $(STAMP) $(FASHION_MNIST)
+setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM)
 
 # Debian's dataset-fashion-mnist carries the one full benchmark dataset these machines can have.
 $(FASHION_MNIST):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+
+# Debian's chromium opens the HTML reports headless in tests/dashboards.
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +31,14 @@ test: setup
 
 study: setup
 	$(PY) tune/run_study.py $(STUDY)
+
+# The newest run of a study in the MLflow UI or Optuna's dashboard, on 127.0.0.1:
+# make mlflow-ui STUDY=ablation_table4 [PORT=5000]; make optuna-dashboard STUDY=adib_search [PORT=8080]
+mlflow-ui: $(STAMP)
+	$(PY) dashboards/serve.py mlflow results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
+
+optuna-dashboard: $(STAMP)
+	$(PY) dashboards/serve.py optuna results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
 
 clean-venv:
 	rm -rf $(VENV)

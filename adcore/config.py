@@ -54,6 +54,9 @@ class ModelConfig(StrictModel):
 
 
 class OptimConfig(StrictModel):
+    optimizer: Literal["sgd", "adam"] = Field(
+        "sgd", description="sgd (momentum, weight decay); adam (betas 0.9, 0.999; weight_decay as an L2 term in the "
+        "gradient, like Keras' l2 regularizer; momentum unused), as GEOM (paper 004) and paper 003 train")
     epochs: int = hparam(2, "training epochs; an epoch is one pass over the normal images", low=1, high=100)
     batch_size: int = Field(32, ge=1, description="normal images per step; methods that use OE add as many OE images")
     lr: float = hparam(0.1, "SGD learning rate", low=1e-4, high=0.3, log=True)

@@ -23,6 +23,7 @@ class FitContext:
     eval_batch_size: int
     cache_dir: Path
     autocast: bool = False  # bf16 autocast (on CUDA)
+    normal_classes: torch.Tensor | None = None  # (N,) int64 source class of each training normal, on the CPU
 
     @torch.no_grad()
     def forward_batched(self, fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:

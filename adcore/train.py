@@ -42,8 +42,21 @@ def load_checkpoint(directory: Path | None) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def make_optimizer(groups: list[dict[str, Any]], optim: OptimConfig) -> torch.optim.Optimizer:
+    if optim.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+
+
 def _milestones(optim: OptimConfig) -> list[int]:
     return sorted({max(1, round(fraction * optim.epochs)) for fraction in optim.lr_milestones})
+
+
+def _epoch_order(n: int, steps: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """One seeded permutation of range(n) per pass over the normals; several back to back only when a
+    method's epoch is longer than one pass (PANDA counts minibatches, not passes)."""
+    passes = math.ceil(steps * batch / n) if steps > max(1, n // batch) else 1
+    return torch.cat([torch.randperm(n, generator=generator) for _ in range(passes)])
 
 
 def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: OptimConfig,
@@ -51,8 +64,8 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
         checkpoint_dir: Path | None = None) -> list[dict[str, Any]]:
     """Train for optim.epochs (resuming from checkpoint_dir if it holds a checkpoint) and return
     the per-epoch history; the last entry carries the final evaluation, test metrics included."""
-    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=optim.lr, momentum=optim.momentum,
-                                weight_decay=optim.weight_decay)
+    # one explicit group, which may be empty: a frozen baseline (no trainable parameters) still runs
+    optimizer = make_optimizer([{"params": method.trainable_parameters()}], optim)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, _milestones(optim), gamma=optim.lr_gamma)
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -67,16 +80,18 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
         log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
 
     n_normal, n_oe, batch = len(ctx.normal), len(ctx.oe), optim.batch_size
-    steps = max(1, n_normal // batch)  # drop the last partial batch: batch statistics need > 1 image
+    # drop the last partial batch: batch statistics need > 1 image
+    steps = method.epoch_steps(max(1, n_normal // batch))
     for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
         method.train()
-        order = torch.randperm(n_normal, generator=generator)
+        order = _epoch_order(n_normal, steps, batch, generator)
         oe_order = torch.randperm(n_oe, generator=generator) if method.uses_oe else None
         loss_sum = torch.zeros((), device=ctx.device)
         for step in range(steps):
-            normal = ctx.transform.train(ctx.normal[order[step * batch : (step + 1) * batch].to(ctx.device)], generator)
-            train_batch = TrainBatch(normal=normal)
+            index = order[step * batch : (step + 1) * batch]
+            normal = ctx.transform.train(ctx.normal[index.to(ctx.device)], generator)
+            train_batch = TrainBatch(normal=normal, normal_index=index)
             if oe_order is not None:  # an epoch is as long as the normal data; OE cycles
                 oe_index = oe_order[torch.arange(step * batch, step * batch + len(normal)) % n_oe]
                 train_batch.oe = ctx.transform.train(ctx.oe[oe_index.to(ctx.device)], generator)
@@ -96,10 +111,11 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
             regularizer.after_step(optimizer.param_groups[0]["lr"])
             loss_sum += loss.detach()
         lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        if steps:  # a method that trains nothing (a frozen baseline) has no schedule to advance
+            scheduler.step()
         train_s = time.perf_counter() - started
         final = epoch + 1 == optim.epochs
-        metrics = {"epoch": epoch + 1, "train_loss": loss_sum.item() / steps, "lr": lr, **evaluate(final)}
+        metrics = {"epoch": epoch + 1, "train_loss": loss_sum.item() / max(steps, 1), "lr": lr, **evaluate(final)}
         metrics.update(train_s=train_s, epoch_s=time.perf_counter() - started)
         history.append(metrics)
         if checkpoint_dir is not None:

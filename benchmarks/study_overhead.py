@@ -10,7 +10,8 @@ Prints, for the Tuner's fit and for the whole run_study call (Ray and MLflow sta
     overhead     = (wall x workers - sum(trial total_s)) / trials (target < 2 s per trial)
 where a trial's total_s is adcore's own time for it (data, model, training, evaluation), so
 everything else (Ray scheduling, actor start, MLflow logging, checkpoints through Tune, idle
-workers at the end) counts as overhead. Also the part of it spent inside each trial's trainable.
+workers at the end) counts as overhead. It then splits the overhead into the start-up paid once
+and what each further trial costs on a reused worker (between trials, and inside the trainable).
 """
 from __future__ import annotations
 
@@ -41,8 +42,19 @@ def report(run: RunDir, command_wall: float | None) -> str:
     for name, wall in (("Tuner.fit", meta["wall_s"]), ("whole run_study call", command_wall)):
         if wall:
             lines.append(f"{name:<22}{wall:>9.1f}{busy / workers / wall:>12.3f}{(wall * workers - busy) / n:>18.2f}")
+    # Where the overhead goes: once per worker (its start), and per trial (between two trials on
+    # the same reused worker process, and inside the trainable around run_trial).
     inside = (done["wall_s"] - done["total_s"]).mean()
-    lines.append(f"inside the trainable (MLflow, checkpoint hand-off): {inside:.2f} s per trial")
+    if "fit_started_at" in meta and "worker_pid" in done:  # runs made before these were recorded lack them
+        startup = done["started_at"].min() - meta["fit_started_at"]
+        ordered = done.sort_values("started_at")
+        workers_of = ordered.groupby(["ray_node_id", "worker_pid"])["started_at"]
+        gap = (workers_of.shift(-1) - ordered["ended_at"]).dropna().mean()
+        lines += [f"start-up until the first trial runs (Ray actors, imports): {startup:.1f} s, once",
+                  f"per trial on a reused worker: {gap:.2f} s between trials + {inside:.2f} s inside the trainable "
+                  f"(MLflow, checkpoint hand-off) = {gap + inside:.2f} s"]
+    else:
+        lines.append(f"inside the trainable (MLflow, checkpoint hand-off): {inside:.2f} s per trial")
     return "\n".join(lines)
 
 

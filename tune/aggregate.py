@@ -10,6 +10,7 @@ trials by the validation metric the search used; test metrics are shown, never u
 """
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adcore.presets import ARM_LABELS  # noqa: E402
+from tune.describe import budget_text, common_value  # noqa: E402
+from tune.figures import FIGURES  # noqa: E402
 from tune.results import RunDir, read_trials  # noqa: E402
 from tune.study import ARM_AXIS, Study, load_study  # noqa: E402
 
@@ -37,43 +40,112 @@ def aggregate(run_dir: str | Path) -> str:
     table.to_csv(run.path / "table.csv", index=False)
     shown = _shown(study, table)
     title = f"{study.name}" + (f": {study.reproduces}" if study.reproduces else "")
-    markdown = f"## {title}\n\n{_markdown(shown)}\n\n" + "\n".join(f"- {n}" for n in notes + _run_notes(study, frame, meta)) + "\n"
+    notes += _run_notes(study, frame, meta)
+    markdown = f"## {title}\n\n{_markdown(shown)}\n\n" + "".join(f"- {note}\n" for note in notes)
     (run.path / "table.md").write_text(markdown)
     (run.path / "table.tex").write_text(_latex(shown, title))
     run.figures.mkdir(exist_ok=True)
     (search_figure if study.search else grid_figure)(study, frame, run.figures)
+    for name in study.figures:
+        FIGURES.get(name)(study, frame, run.figures)
     return markdown
 
 
 # --- grid studies ------------------------------------------------------------------------------
 
 def grid_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    axis = study.rows_axis
+    axis, across = study.rows_axis, study.table.columns
     ok = frame[frame["status"] == "ok"]
     scale = 100.0 if study.table.percent else 1.0
+    first = study.table.metrics[0]
     records = []
-    for value in study.grid.get(axis, [None]):
+    for value in study.labels(axis) or [None]:
         rows = ok[ok[axis].astype(str) == str(value)] if axis else ok
         record: dict[str, Any] = {axis or "rows": value}
         if axis == ARM_AXIS:
             record["method"] = ARM_LABELS.get(str(value), "")
+        for column in study.labels(across):  # one cell per value, first metric
+            cell = rows[rows[across].astype(str) == str(column)]
+            record[f"{_axis_name(across)} {column}"] = _values(cell, first, scale).mean()
         for metric in study.table.metrics:
-            values = rows[metric].dropna() * scale if metric in rows else pd.Series(dtype=float)
+            values = _values(rows, metric, scale)
             record[f"{metric}_mean"] = values.mean() if len(values) else float("nan")
-            record[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else float("nan")
+            record[f"{metric}_std"] = _spread(values, study.table.spread)
         record["n"] = len(rows)
         for column, numbers in (study.table.paper.columns.items() if study.table.paper else []):
             record[f"paper {column}"] = numbers.get(str(value), float("nan"))
         records.append(record)
-    others = [a for a in study.grid if a != axis]
+    table = pd.DataFrame(records)
+    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline else None
+    if study.table.mean_row and len(table) > 1:
+        table = pd.concat([table, _mean_row(table, axis or "rows", study.table.spread)], ignore_index=True)
+    if gains is not None:
+        table = pd.concat([table, gains], ignore_index=True)
+    others = [a for a in study.grid if a not in (axis, across)]
     over = " × ".join(f"{len(study.grid[a])} {a}" for a in others) or "1 trial"
     unit = " (%)" if study.table.percent else ""
-    notes = [f"Ours: {', '.join(NAMES.get(m, m) for m in study.table.metrics)}{unit}, mean ± std (sample std) "
+    spread = "SEM (sample std / sqrt(n))" if study.table.spread == "sem" else "std (sample std)"
+    notes = [f"Ours: {', '.join(NAMES.get(m, m) for m in study.table.metrics)}{unit}, mean ± {spread} "
              f"over {over} per row; n counts the finished trials (failed ones are left out and listed below)."]
+    if across:
+        notes.append(f"Columns '{_axis_name(across)} <value>': {NAMES.get(first, first)}{unit} per value of {across}, "
+                     f"mean over the other axes.")
+    if study.table.mean_row and len(records) > 1:
+        notes.append(f"Row 'mean': the mean of the {len(records)} rows above (± the {spread.split(' ')[0]} across "
+                     f"them); paper columns averaged the same way where every row has a published number.")
+    if study.table.baseline:
+        notes.append(f"Rows '<row> - {study.table.baseline}': that row's means minus the {study.table.baseline} row's, "
+                     f"ours and the paper's (its gain over {study.table.baseline}); n: the smaller of the two rows' n.")
     if study.table.paper:
         notes.append(f"Paper columns: the published {study.table.paper.metric}"
                      + (f"; paper budget: {study.table.paper.budget}" if study.table.paper.budget else "") + ".")
-    return pd.DataFrame(records), notes
+    return table, notes
+
+
+def _values(rows: pd.DataFrame, metric: str, scale: float) -> pd.Series:
+    return rows[metric].dropna() * scale if metric in rows else pd.Series(dtype=float)
+
+
+def _spread(values: pd.Series, kind: str) -> float:
+    if len(values) < 2:
+        return float("nan")
+    std = values.std(ddof=1)
+    return std / math.sqrt(len(values)) if kind == "sem" else std
+
+
+def _mean_row(table: pd.DataFrame, label_column: str, kind: str) -> pd.DataFrame:
+    """The mean over the rows of every numeric column; the spread columns become the spread across rows."""
+    row: dict[str, Any] = {label_column: "mean"}
+    for column in table.columns:
+        if column == label_column or not pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        if column.endswith("_std"):
+            row[column] = _spread(table[column.removesuffix("_std") + "_mean"].dropna(), kind)
+        elif column == "n":
+            row[column] = int(table[column].sum())
+        elif column.startswith("paper "):
+            row[column] = table[column].mean(skipna=False)
+        else:
+            row[column] = table[column].mean()
+    return pd.DataFrame([row])
+
+
+def _gain_rows(table: pd.DataFrame, label_column: str, baseline: str) -> pd.DataFrame:
+    """One row per other row: every mean column minus the baseline row's (spreads left out)."""
+    base = table[table[label_column].astype(str) == baseline].iloc[0]
+    rows = []
+    for _, row in table[table[label_column].astype(str) != baseline].iterrows():
+        gain: dict[str, Any] = {label_column: f"{row[label_column]} - {baseline}", "n": min(row["n"], base["n"])}
+        for column in table.columns:
+            if (column not in (label_column, "n") and not column.endswith("_std")
+                    and pd.api.types.is_numeric_dtype(table[column])):
+                gain[column] = row[column] - base[column]
+        rows.append(gain)
+    return pd.DataFrame(rows)
+
+
+def _axis_name(axis: str) -> str:
+    return axis.split(".")[-1]
 
 
 def grid_figure(study: Study, frame: pd.DataFrame, folder: Path) -> None:
@@ -84,12 +156,12 @@ def grid_figure(study: Study, frame: pd.DataFrame, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     axis, metric = study.rows_axis, study.table.metrics[0]
-    values = study.grid.get(axis, [None])
+    values = study.labels(axis) or [None]
     ok = frame[frame["status"] == "ok"]
     scale = 100.0 if study.table.percent else 1.0
     fig, ax = plt.subplots(figsize=(1.1 * len(values) + 3, 4))
     colour_by = next((a for a in study.grid if a != axis and len(study.grid[a]) > 1), None)
-    colours = {v: plt.cm.tab10(i % 10) for i, v in enumerate(study.grid.get(colour_by, []))}
+    colours = {v: plt.cm.tab10(i % 10) for i, v in enumerate(study.labels(colour_by))}
     for x, value in enumerate(values):
         rows = ok[ok[axis].astype(str) == str(value)] if axis else ok
         ys = rows[metric] * scale if metric in rows else pd.Series(dtype=float)
@@ -142,7 +214,8 @@ def search_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[
              f"best finished one by that validation metric. Test metrics are recorded, never used to choose.",
              f"Search: Optuna {study.search.algorithm} (seed {study.search.seed}), {study.search.num_samples} trials over "
              + ", ".join(keys) + f"; scheduler {scheduler.name}"
-             + (f" (grace {scheduler.grace_period} epochs), {stopped} trial(s) stopped early" if scheduler.name != "fifo" else "")
+             + (f" (grace {scheduler.grace_period} epochs), {stopped} trial(s) stopped early"
+                if scheduler.name != "fifo" else "")
              + "."]
     if study.table.paper:
         notes.append(f"Paper: {study.table.paper.metric}; {study.table.paper.budget}")
@@ -162,14 +235,18 @@ def search_figure(study: Study, frame: pd.DataFrame, folder: Path) -> None:
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6), squeeze=False)
     ok = frame[frame["status"] == "ok"].sort_values(study.metric, ascending=study.mode == "min")
     for ax, key in zip(axes[0], keys):
-        for status, style in (("ok", dict(c="tab:blue", label="finished")), ("stopped_early", dict(c="tab:gray", marker="x", label="stopped early"))):
+        styles = {"ok": dict(c="tab:blue", label="finished"),
+                  "stopped_early": dict(c="tab:gray", marker="x", label="stopped early")}
+        for status, style in styles.items():
             rows = frame[frame["status"] == status]
             if len(rows):
                 ax.scatter(rows[key], rows[study.metric] * scale, **style)
         if len(ok):
-            ax.scatter(ok[key].iloc[:1], ok[study.metric].iloc[:1] * scale, marker="*", s=200, c="tab:orange", label="selected")
+            ax.scatter(ok[key].iloc[:1], ok[study.metric].iloc[:1] * scale, marker="*", s=200, c="tab:orange",
+                       label="selected")
         spec = study.search.space[key]
-        if spec.type == "loguniform" or (spec.type is None and frame[key].min() > 0 and frame[key].max() / frame[key].min() > 50):
+        values = frame[key].dropna()
+        if spec.type == "loguniform" or (spec.type is None and values.min() > 0 and values.max() / values.min() > 50):
             ax.set_xscale("log")
         ax.set_xlabel(key)
         ax.set_ylabel(f"{NAMES.get(study.metric, study.metric)}{' (%)' if study.table.percent else ''}")
@@ -239,35 +316,18 @@ def _latex(shown: pd.DataFrame, caption: str) -> str:
                       r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
 
 
-def _common(frame: pd.DataFrame, column: str) -> Any:
-    values = frame[column].dropna().unique() if column in frame else []
-    return values[0] if len(values) == 1 else ("/".join(map(str, values)) if len(values) else "–")
-
-
-def budget_text(frame: pd.DataFrame, searched: set[str] = frozenset()) -> str:
-    """The budget the rows ran at, in words (values that differ between rows are joined by /)."""
-    c = lambda column: "searched" if column in searched else _common(frame, column)  # noqa: E731
-    return (f"{c('data.dataset')} {c('data.benchmark')}, OE corpus {c('data.oe_corpus')}; backbone "
-            f"{c('model.backbone')}; {c('data.image_size')} px; {c('data.n_normal')} normal + {c('data.n_oe')} OE "
-            f"training images, {c('data.n_val')} validation images per side, {c('data.n_test')} test images; "
-            f"{c('optim.epochs')} epochs of batch {c('optim.batch_size')}, SGD lr {c('optim.lr')} "
-            f"(momentum {c('optim.momentum')}, weight decay {c('optim.weight_decay')}, x{c('optim.lr_gamma')} at "
-            f"{c('optim.lr_milestones')} of training)")
-
-
 def _run_notes(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     notes = [f"Budget: {budget_text(frame, set(study.search.space) if study.search else set())}.",
-             f"Protocol: AP = {_common(frame, 'ap_definition')}; evaluated checkpoint: {_common(frame, 'checkpoint')}; "
-             f"validation protocol: {_common(frame, 'val_protocol')} (never the test anomaly class)."]
+             f"Protocol: AP = {common_value(frame, 'ap_definition')}; evaluated checkpoint: {common_value(frame, 'checkpoint')}; "
+             f"validation protocol: {common_value(frame, 'val_protocol')} (never the test anomaly class)."]
     notes += [f"Deviation: {d}" for d in study.table.deviations]
-    timing = ""
-    if meta.get("wall_s"):
-        timing = (f"; study wall time {meta['wall_s']:.0f} s for {frame['total_s'].sum():.0f} s of trial time "
-                  f"({meta.get('workers', '?')} at a time)") if "total_s" in frame else f"; study wall time {meta['wall_s']:.0f} s"
+    timing = f"; study wall time {meta['wall_s']:.0f} s" if meta.get("wall_s") else ""
+    if timing and "total_s" in frame:
+        timing += f" for {frame['total_s'].sum():.0f} s of trial time ({meta.get('workers', '?')} at a time)"
     notes.append(f"Run: {len(frame)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}); "
-                 f"device {_common(frame, 'device')}, node {_common(frame, 'node')}, torch {_common(frame, 'torch_version')}; "
-                 f"git {meta.get('git_commit', _common(frame, 'git_commit'))}{timing}"
+                 f"device {common_value(frame, 'device')}, node {common_value(frame, 'node')}, torch {common_value(frame, 'torch_version')}; "
+                 f"git {meta.get('git_commit', common_value(frame, 'git_commit'))}{timing}"
                  + (f"; applied {' '.join(study.applied)}" if study.applied else "") + ".")
     failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):

@@ -6,6 +6,7 @@ only paths and counters that ``setup`` rebuilds.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
@@ -18,7 +19,7 @@ from tune.trainable import trial_config
 def _error_text(trial: Trial) -> str:
     path = trial.error_file
     try:
-        return open(path).read() if path else "the trial errored"
+        return Path(path).read_text() if path else "the trial errored"
     except OSError:
         return "the trial errored"
 
@@ -31,7 +32,8 @@ class RowWriter(Callback):
         self.run = run
 
     def _write(self, trial: Trial, error: str | None) -> None:
-        append_row(self.run, trial_row(str(trial), trial.config, trial.last_result or {}, error, True, trial_config(trial.config)))
+        row = trial_row(str(trial), trial.config, trial.last_result or {}, error, True, trial_config(trial.config))
+        append_row(self.run, row)
         write_trials_csv(logged_rows(self.run), self.run.trials_csv)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
-from tune.study import ARM_AXIS, Study, StudyError, format_errors
+from tune.study import ARM_AXIS, Study, StudyError, format_errors, value_label
 
 
 @dataclass(frozen=True)
 class GridPoint:
     key: str  # stable, filesystem-safe name of the point, e.g. "a3-fold4-seed0"
-    labels: dict[str, Any]  # axis -> value at this point
+    labels: dict[str, Any]  # axis -> value at this point (a mapping value: its label, see value_label)
     config: dict[str, Any]  # the resolved trial config (JSON-able, validated)
 
     def as_dict(self) -> dict[str, Any]:
@@ -34,8 +34,9 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
     axes = list(study.grid)
     points = []
     for values in itertools.product(*(study.grid[axis] for axis in axes)):
-        labels = dict(zip(axes, values))
-        points.append(GridPoint(point_key(labels), labels, resolve(study, labels, where).model_dump(mode="json")))
+        at = dict(zip(axes, values))
+        labels = {axis: value_label(value) for axis, value in at.items()}
+        points.append(GridPoint(point_key(at), labels, resolve(study, at, where).model_dump(mode="json")))
     keys = [point.key for point in points]
     if len(set(keys)) != len(keys):
         raise StudyError(f"{where}: two grid points share a name; make the axis values distinct")
@@ -48,7 +49,8 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
     for axis, value in labels.items():
         if axis == ARM_AXIS:
             if value not in PRESETS:
-                raise StudyError(f"{where}: grid.{ARM_AXIS}: unknown preset {value!r}; valid presets: {', '.join(sorted(PRESETS))}")
+                raise StudyError(f"{where}: grid.{ARM_AXIS}: unknown preset {value!r}; "
+                                 f"valid presets: {', '.join(sorted(PRESETS))}")
             layers.append(PRESETS[value])
         else:
             layers.append(set_dotted({}, axis, value))
@@ -60,12 +62,15 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
         for layer in layers:  # what was validated, for the error's list of valid keys
             merged = deep_merge(merged, layer)
         at = ", ".join(f"{axis}={value}" for axis, value in labels.items())
-        raise StudyError(format_errors(f"{where}" + (f" (grid point {at})" if at else ""), error, TrialConfig, merged)) from None
+        where = f"{where} (grid point {at})" if at else where
+        raise StudyError(format_errors(where, error, TrialConfig, merged)) from None
 
 
 def point_key(labels: dict[str, Any]) -> str:
-    """{'arm': 'a3', 'data.fold': 4, 'seed': 0} -> 'a3-fold4-seed0'."""
-    parts = [str(value) if axis == ARM_AXIS else f"{axis.split('.')[-1]}{value}" for axis, value in labels.items()]
+    """{'arm': 'a3', 'data.fold': 4, 'seed': 0} -> 'a3-fold4-seed0'; a mapping value names its own keys:
+    {'data': {'fold': 7, 'secondary_class': 9}} -> 'fold7-secondary_class9'."""
+    parts = [str(value_label(value)) if axis == ARM_AXIS or isinstance(value, dict)
+             else f"{axis.split('.')[-1]}{value}" for axis, value in labels.items()]
     return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "-".join(parts)) or "trial"
 
 

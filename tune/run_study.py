@@ -19,6 +19,7 @@ import argparse
 import logging
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root (default: ./results)")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.command = shlex.join(["python", "tune/run_study.py", *(sys.argv[1:] if argv is None else argv)])
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         study, run = _load(args)
         points = expand(study, where=str(args.study))
         space = resolve_space(study, TrialConfig.model_validate(points[0].config), str(args.study)) if study.search else {}
+        _check_scheduler(study, points, str(args.study))
     except (StudyError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -91,6 +95,14 @@ def _load(args: argparse.Namespace) -> tuple[Study, RunDir | None]:
     if not (run.tune_dir / "tuner.pkl").exists():
         raise StudyError(f"{run.path}: the run was stopped before Tune saved any state; start a new run instead")
     return load_study(run.study_yaml), run
+
+
+def _check_scheduler(study: Study, points: list[GridPoint], where: str) -> None:
+    """A scheduler can only stop a trial after its grace period, which must fit in the epochs."""
+    epochs = max(point.config["optim"]["epochs"] for point in points)
+    if study.scheduler.name != "fifo" and study.scheduler.grace_period > epochs:
+        raise StudyError(f"{where}: scheduler.grace_period ({study.scheduler.grace_period}) is longer than "
+                         f"optim.epochs ({epochs}); lower it or use scheduler.name=fifo")
 
 
 def plan(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]) -> str:
@@ -197,7 +209,9 @@ def _fit(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
         print(f"{'resuming' if resuming else 'running'} {study.name}: {_total(study)} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)
-        started = time.time()
+        started = meta["fit_started_at"] = time.time()
+        meta.setdefault("sessions", []).append({"command": args.command, "fit_started_at": started})
+        run.write_meta(meta)  # the command of each start and resume, kept if the driver is killed
         grid = tuner.fit()
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return grid
@@ -209,20 +223,26 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     """Rows, table and figures, MLflow statuses and artifacts; print where everything is."""
     from tune.aggregate import aggregate
     from tune.tracking import TrackingInfo, finish_study_run, settle_children
+    from tune.trainable import work_root
 
     total = _total(study)
     rows, complete = _rows(grid, total)
     write_trials_csv(rows, run.trials_csv)
     run.write_meta(meta)
     table = aggregate(run.path)
+    report = _write_report(run)
     info = TrackingInfo(**meta["tracking"])
     settle_children(info, {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows if row.get("trial_id")})
-    artifacts = [run.path / name for name in ("table.md", "table.csv", "table.tex", "trials.csv", "study.yaml")] + [run.figures]
+    artifacts = [run.path / name for name in ("table.md", "table.csv", "table.tex", "trials.csv", "study.yaml", "figures",
+                                              "report.html")]
     finish_study_run(info, "FINISHED" if complete else "KILLED", _summary_metrics(rows), artifacts)
     if complete:
         _prune_checkpoints(run)
+        shutil.rmtree(work_root(run.run_id), ignore_errors=True)  # this node's leftovers of killed attempts
     print(f"\n{table}")
     print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.csv, .tex), figures in {run.figures}")
+    if report:
+        print(f"report:  {report}")
     print(f"mlflow:  experiment {study.name!r}, parent run {info.parent_run_id} in {info.uri}")
     if info.uri.startswith("sqlite:"):
         print(f"         mlflow ui --backend-store-uri {info.uri}")
@@ -231,6 +251,18 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
               f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
         return 1
     return 0 if any(row["status"] == "ok" for row in rows) else 1
+
+
+def _write_report(run: RunDir) -> Path | None:
+    """dashboards/report.py's HTML report; a failure is logged and costs none of the results."""
+    try:
+        from dashboards.report import write_report
+
+        return write_report(run.path)
+    except Exception:  # noqa: BLE001 - rows, table and MLflow runs are written whatever the report does
+        logging.getLogger(__name__).exception("the HTML report failed; rebuild it with python dashboards/report.py %s",
+                                              run.path)
+        return None
 
 
 def _total(study: Study) -> int:

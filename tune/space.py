@@ -38,7 +38,8 @@ def resolve_space(study: Study, config: TrialConfig, where: str = "study") -> di
         spec = {**declared, **given.model_dump(exclude_none=True)}
         kind = spec.get("type")
         if kind is None:
-            raise StudyError(f"{where}: search.space.{key}: adcore declares no range for it; give type and low/high or choices")
+            raise StudyError(f"{where}: search.space.{key}: adcore declares no range for it; "
+                             "give type and low/high or choices")
         if kind == "categorical":
             if not spec.get("choices"):
                 raise StudyError(f"{where}: search.space.{key}: categorical needs choices")
@@ -46,7 +47,8 @@ def resolve_space(study: Study, config: TrialConfig, where: str = "study") -> di
             extremes = spec["choices"]
         else:
             if spec.get("low") is None or spec.get("high") is None or not spec["low"] < spec["high"]:
-                raise StudyError(f"{where}: search.space.{key}: {kind} needs low < high, got {spec.get('low')}..{spec.get('high')}")
+                raise StudyError(f"{where}: search.space.{key}: {kind} needs low < high, "
+                                 f"got {spec.get('low')}..{spec.get('high')}")
             if kind == "loguniform" and spec["low"] <= 0:
                 raise StudyError(f"{where}: search.space.{key}: loguniform needs low > 0")
             low, high = (int(spec["low"]), int(spec["high"])) if kind == "int" else (spec["low"], spec["high"])

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adcore.config import PAPER_BUDGET, TrialConfig, deep_merge, set_dotted
+from tune.figures import FIGURES
 
 ARM_AXIS = "arm"  # the grid axis whose values are adcore presets (Table 4's a1..a7)
 
@@ -98,6 +99,15 @@ class TableSpec(_Strict):
     percent: bool = True
     paper: PaperSpec | None = None
     deviations: list[str] = Field(default_factory=list, description="how this study departs from the paper")
+    spread: Literal["std", "sem"] = Field("std", description="± of each cell: sample std, or its standard error "
+                                          "(std / sqrt(n)) as papers that report mean ± SEM over seeds")
+    columns: str | None = Field(None, description="grid axis spread across the columns for the first metric "
+                                "(e.g. data.fold: one column per held-out class, as paper 002's Table 3)")
+    mean_row: bool = Field(False, description="add a row with the mean over the rows (over classes when the rows "
+                           "are classes), the paper's numbers averaged the same way")
+    baseline: str | None = Field(None, description="a value of the rows axis: add a row '<row> - <baseline>' for each "
+                                 "other row, its means minus the baseline's (ours and the paper's), as paper 000's "
+                                 "Table 6 prints each method's gain over HSC")
 
 
 class Study(_Strict):
@@ -109,7 +119,8 @@ class Study(_Strict):
     description: str = ""
     base: dict[str, Any] = Field(default_factory=dict, description="trial config every trial starts from")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="axis -> values; trials = product")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="trial config applied after the arm (what --set writes)")
+    overrides: dict[str, Any] = Field(default_factory=dict,
+                                      description="trial config applied after the arm (what --set writes)")
     search: SearchSpec | None = None
     metric: Literal["val_ap", "val_auroc"] = Field("val_ap", description="what searchers and schedulers see: validation only")
     mode: Literal["max", "min"] = "max"
@@ -120,6 +131,8 @@ class Study(_Strict):
     budgets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named overlays for --budget")
     smoke: SmokeSpec = Field(default_factory=SmokeSpec)
     table: TableSpec = Field(default_factory=TableSpec)
+    figures: list[str] = Field(default_factory=list, description="figures drawn besides the default one, by name "
+                               "(tune/figures/)")
     applied: list[str] = Field(default_factory=list, description="--smoke/--budget/--set applied to the file (recorded)")
 
     @field_validator("grid")
@@ -136,6 +149,16 @@ class Study(_Strict):
     def _consistent(self) -> "Study":
         if self.table.rows is not None and self.table.rows not in self.grid:
             raise ValueError(f"table.rows {self.table.rows!r} is not a grid axis; axes: {', '.join(self.grid) or 'none'}")
+        if self.table.columns is not None and (self.table.columns not in self.grid
+                                               or self.table.columns == self.rows_axis):
+            raise ValueError(f"table.columns {self.table.columns!r} must be a grid axis other than the rows; "
+                             f"axes: {', '.join(self.grid) or 'none'}")
+        if self.table.baseline is not None and self.table.baseline not in map(str, self.labels(self.rows_axis)):
+            raise ValueError(f"table.baseline {self.table.baseline!r} is not a value of the rows axis "
+                             f"{self.rows_axis!r}; values: {', '.join(map(str, self.labels(self.rows_axis)))}")
+        unknown = [name for name in self.figures if name not in FIGURES]
+        if unknown:
+            raise ValueError(f"unknown figure(s) {', '.join(unknown)}; valid figures: {', '.join(FIGURES.names())}")
         if self.search is not None:
             many = [axis for axis, values in self.grid.items() if len(values) > 1]
             if many:
@@ -146,8 +169,20 @@ class Study(_Strict):
     def rows_axis(self) -> str | None:
         return self.table.rows or next(iter(self.grid), None)
 
+    def labels(self, axis: str | None) -> list[Any]:
+        """The values of a grid axis as rows, names and tables show them (see ``value_label``)."""
+        return [value_label(value) for value in self.grid.get(axis, [])] if axis else []
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def value_label(value: Any) -> Any:
+    """A grid value as a results row records it. A mapping sets several keys of its axis together (e.g.
+    ``data: [{fold: 7, secondary_class: 9}]``, a class pair) and reads 'fold7-secondary_class9'."""
+    if isinstance(value, dict):
+        return "-".join(f"{key}{item}" for key, item in value.items())
+    return value
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -177,7 +212,8 @@ def _apply_set(raw: dict[str, Any], key: str, value: Any) -> None:
     else:
         study_keys = sorted(set(Study.model_fields) - {"base", "overrides", "applied"})
         raise StudyError(f"--set {key}: unknown key {top!r}; valid: a grid axis ({', '.join(grid) or 'none'}), "
-                         f"a study key ({', '.join(study_keys)}) or a trial config key ({', '.join(TrialConfig.model_fields)})")
+                         f"a study key ({', '.join(study_keys)}) "
+                         f"or a trial config key ({', '.join(TrialConfig.model_fields)})")
 
 
 # Study mappings whose keys are dotted config keys themselves: --set grid.data.fold=[0,1] sets one entry.

@@ -31,6 +31,12 @@ PROGRESS_FILE = "tune_progress.json"  # beside adcore's checkpoint: the epoch it
 _NOT_RETRYABLE = (FileNotFoundError, ValueError, FloatingPointError)  # adcore's documented errors
 
 
+def work_root(run_id: str) -> Path:
+    """Where a study run's trials keep their working checkpoint on a node (Tune keeps the copy
+    that counts); the driver removes it when the study has finished."""
+    return Path(tempfile.gettempdir()) / "adstudy-trials" / run_id
+
+
 @dataclass(frozen=True)
 class TrialContext:
     """What every trial of a study run shares (passed with tune.with_parameters)."""
@@ -55,12 +61,16 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
     extras: dict[str, Any] = {
         "trial": tctx.get_trial_name(), "trial_id": trial_id, **point["labels"],
         "git_commit": context.git_commit, "ray_node_id": ray.get_runtime_context().get_node_id(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "started_at": started,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "worker_pid": os.getpid(),
+        "started_at": started,
     }
-    mlflow_run = TrialRun.open(context.tracking, trial_id, tctx.get_trial_name(), flatten(cfg.model_dump(mode="json")),
+    params = {**flatten(cfg.model_dump(mode="json")), **point["labels"]}  # + `arm`: MLflow's compare view plots params
+    mlflow_run = TrialRun.open(context.tracking, trial_id, tctx.get_trial_name(), params,
                                _tags(context, point["labels"], cfg, trial_id))
     extras["mlflow_run_id"] = mlflow_run.run_id
-    workdir = Path(tempfile.mkdtemp(prefix=f"trial-{trial_id}-"))
+    workdir = work_root(context.run_id) / trial_id
+    shutil.rmtree(workdir, ignore_errors=True)  # left by an attempt whose worker was killed
+    workdir.mkdir(parents=True)
     extras["resumed_from_epoch"] = _restore(workdir)
     held: dict[str, Any] = {}
     best_val = -math.inf

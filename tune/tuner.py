@@ -46,9 +46,8 @@ def searcher(study: Study) -> Any:
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    seed = study.search.seed
-    sampler = optuna.samplers.TPESampler(seed=seed) if study.search.algorithm == "tpe" else optuna.samplers.RandomSampler(seed=seed)
-    return OptunaSearch(sampler=sampler)
+    kind = optuna.samplers.TPESampler if study.search.algorithm == "tpe" else optuna.samplers.RandomSampler
+    return OptunaSearch(sampler=kind(seed=study.search.seed))
 
 
 def scheduler(study: Study, max_epochs: int) -> TrialScheduler:

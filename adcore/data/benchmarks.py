@@ -31,6 +31,7 @@ class Benchmark:
     test_labels: torch.Tensor
     test_classes: torch.Tensor  # the source class of each test image, for per-class metrics
     info: dict[str, Any] = field(default_factory=dict)  # protocol facts recorded with the results
+    train_classes: torch.Tensor | None = None  # the source class of each training normal (paper 002's classifier)
 
 
 def _take(index: torch.Tensor, n: int | None, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,9 +59,9 @@ def _check_class(cfg_name: str, value: int, num_classes: int) -> None:
 
 def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     """Build the configured benchmark from the registered sources (nothing downloads)."""
-    if cfg.oe_corpus == cfg.dataset:
-        raise ValueError(f"data.oe_corpus must differ from data.dataset ({cfg.dataset}): the OE corpus "
-                         "would then contain the test anomaly class")
+    if cfg.oe_corpus == cfg.dataset and cfg.oe_corpus not in OE_SPLITS:
+        raise ValueError(f"data.oe_corpus must differ from data.dataset ({cfg.dataset}): the OE corpus would then "
+                         f"contain the test anomaly class (only {', '.join(OE_SPLITS)} has a separate OE split)")
     generator = torch.Generator().manual_seed(seed)
     train = load_source(cfg.dataset, "train", cfg.data_root)
     test = load_source(cfg.dataset, "test", cfg.data_root)
@@ -132,6 +133,7 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         test_images=prepare(test_set.images),
         test_labels=test_labels,
         test_classes=test_set.labels.clone(),
+        train_classes=train.labels[train_idx].clone(),
         info=info,
     )
 

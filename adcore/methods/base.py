@@ -25,6 +25,7 @@ class TrainBatch:
     normal: torch.Tensor  # (B, 3, S, S)
     oe: torch.Tensor | None = None  # (B, 3, S, S) when the method uses OE
     oe_index: torch.Tensor | None = None  # (B,) positions of those OE images in FitContext.oe
+    normal_index: torch.Tensor | None = None  # (B,) positions of the normal images in FitContext.normal
 
 
 class NotFittedError(RuntimeError):
@@ -46,6 +47,11 @@ class Detector(nn.Module):
     def prepare_scoring(self, ctx: FitContext) -> None:
         """Called before each evaluation, e.g. to refit a centre on the current features."""
 
+    def epoch_steps(self, default: int) -> int:
+        """Minibatches per epoch; ``default`` is one pass over the normal images. A method may train
+        a fixed number of minibatches (PANDA's early stopping) or none (a frozen baseline)."""
+        return default
+
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         raise NotImplementedError
 
@@ -58,6 +64,15 @@ class Detector(nn.Module):
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return self.score_features(self.embed(x))
 
+    def variant_names(self) -> list[str]:
+        """Names of other scores the method derives from the same features (e.g. other scorers);
+        evaluation reports each as ``<split>_auroc_<name>`` beside the main score."""
+        return []
+
+    def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{name: (B,) scores} for variant_names(), from features as embed() returns them."""
+        return {}
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
@@ -68,7 +83,8 @@ METHODS: Registry[type[Detector]] = Registry("method")
 def build_method(params: ComponentParams, backbone: Backbone) -> Detector:
     method = METHODS.get(params.name)(backbone, params)
     if not method.uses_imagenet_head:
+        head_names = backbone.head_parameter_names()
         for name, p in backbone.named_parameters():
-            if name in backbone.head_parameter_names():
+            if name in head_names:
                 p.requires_grad_(False)
     return method

@@ -4,6 +4,7 @@ Each backbone module registers itself in BACKBONES when imported; they are impor
 explicitly so that ``import adcore.models`` fills the registry.
 """
 from adcore.models import efficientnet_lite0, resnet26_cifar, torchvision_resnet  # noqa: F401  (registration)
+from adcore.models import lenet_bias_free, wide_resnet  # noqa: F401  (registration)
 from adcore.models.adapters import add_residual_adapters, freeze_for_adra
 from adcore.models.base import (
     BACKBONES,

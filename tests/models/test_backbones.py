@@ -8,7 +8,8 @@ import torch
 from adcore.models import BACKBONES, Backbone, NoHeadError, WeightsRequiredError, create_backbone
 from adcore.registry import UnknownNameError
 
-EXPECTED = {"efficientnet_lite0", "resnet26_cifar", "resnet18", "resnet50", "resnet152"}
+EXPECTED = {"efficientnet_lite0", "resnet26_cifar", "resnet18", "resnet50", "resnet152", "wrn_10_4", "wrn_16_8",
+            "wrn_28_10", "lenet_bias_free"}
 
 
 @pytest.fixture(scope="module", params=BACKBONES.names())

@@ -103,7 +103,8 @@ class RayNodes:
         wait_for(lambda: self.alive() == len(self.nodes), 120, "the Ray worker node", every=1)
 
     def alive(self) -> int:
-        probe = f"import ray; ray.init(address={self.address!r}, logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))"
+        probe = (f"import ray; ray.init(address={self.address!r}, logging_level='ERROR'); "
+                 "print(sum(n['Alive'] for n in ray.nodes()))")
         done = subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True, text=True, timeout=60)
         return int(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.split() else 0
 

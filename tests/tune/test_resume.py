@@ -29,13 +29,13 @@ def _kill_after_some_trials(study: Path, out: Path, tmp_path: Path, name: str, a
 
 def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tmp_path: Path, run_study,
                                                                             ray_cluster) -> None:
-    study = write_study(tmp_path, "killed", grid={"arm": ["a2"], "data.fold": list(range(6))})
+    study = write_study(tmp_path, "killed", grid={"arm": ["a2"], "data.fold": list(range(4))})
     out = tmp_path / "results"
-    before = _kill_after_some_trials(study, out, tmp_path, "killed", ray_cluster.address, total=6)
+    before = _kill_after_some_trials(study, out, tmp_path, "killed", ray_cluster.address, total=4)
 
     assert run_study(study, "--resume") == 0
     frame = trials(the_run(out, "killed"))
-    assert sorted(frame["trial"]) == [f"a2-fold{fold}" for fold in range(6)]  # exactly one row per grid point
+    assert sorted(frame["trial"]) == [f"a2-fold{fold}" for fold in range(4)]  # exactly one row per grid point
     assert (frame["status"] == "ok").all() and frame["epochs_run"].eq(2).all()
     for row in before:  # finished trials were not run again
         assert frame.set_index("trial").loc[row["trial"], "started_at"] == row["started_at"]
@@ -47,15 +47,15 @@ def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tm
 
 
 def test_optuna_search_resumed_continues_its_trial_count(tmp_path: Path, run_study, ray_cluster) -> None:
-    search = {"num_samples": 6, "seed": 3, "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
+    search = {"num_samples": 4, "seed": 3, "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
     study = write_study(tmp_path, "searched", grid={"arm": ["a2"]}, search=search)
     out = tmp_path / "results"
-    before = _kill_after_some_trials(study, out, tmp_path, "searched", ray_cluster.address, total=6)
+    before = _kill_after_some_trials(study, out, tmp_path, "searched", ray_cluster.address, total=4)
 
     assert run_study(study, "--resume") == 0
     frame = trials(the_run(out, "searched"))
-    assert len(frame) == 6 and frame["trial_id"].is_unique and (frame["status"] == "ok").all()
-    assert frame["optim.lr"].nunique() == 6  # a searcher restarted from scratch would propose its first points again
+    assert len(frame) == 4 and frame["trial_id"].is_unique and (frame["status"] == "ok").all()
+    assert frame["optim.lr"].nunique() == 4  # a searcher restarted from scratch would propose its first points again
     by_id = frame.set_index("trial_id")
     for row in before:  # trials proposed before the kill keep their id, config and result
         assert by_id.loc[row["trial_id"], "optim.lr"] == row["optim.lr"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adcore.data.sources import cifar, digits, fashion_mnist, mnist, mnist5k, stl10, svhn  # noqa: F401  (registration)
+from adcore.data.sources import cifar, digits, fashion_mnist, mnist, mnist5k, smooth_noise, stl10, svhn  # noqa: F401  (registration)
 from adcore.data.sources.base import SOURCES, DataNotFoundError, ImageSet
 
 __all__ = ["SOURCES", "DataNotFoundError", "ImageSet", "load_source"]

@@ -1,0 +1,101 @@
+"""Rotation-augmented classifier (Ahmed & Courville, AAAI 2020, paper 002): a classifier over the
+normal classes whose shared network also feeds a second linear head that predicts the rotation
+(0, 90, 180, 270 degrees) of rotated inputs. The two tasks' updates alternate, one minibatch each
+("this balances the training rates of the two tasks"): the class head only ever sees unrotated
+labelled images and the rotation head only rotated ones, each image rotated by a random quarter
+turn; lambda weights the rotation loss (0.5 on CIFAR-10, 1.0 on STL-10; 0 is the
+classification-only baseline). Scores: MSP or ODIN (``adcore.scoring.softmax``), negated; the other
+one is reported beside it. For the leave-one-out (hold-out-class) benchmark, which needs the class of
+every training normal. Table 3 (CIFAR-10, AP): MSP 34.9 -> 40.2, ODIN 36.6 -> 41.6 with rotation.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adcore.context import FitContext
+from adcore.methods.base import METHODS, Detector, NotFittedError, TrainBatch
+from adcore.models import Backbone
+from adcore.params import ComponentParams, hparam
+from adcore.scoring.softmax import msp, odin_inputs
+from adcore.transforms.geometric import rotate_each
+
+SCORERS = ("msp", "odin")
+
+
+class RotationClassifierParams(ComponentParams):
+    name: Literal["rotation_classifier"] = "rotation_classifier"
+    lam: float = hparam(0.5, "weight of the rotation loss (paper 002: 0.5 CIFAR-10, 1.0 STL-10; 0: classification "
+                        "only)", low=0.0, high=2.0)
+    scorer: Literal["msp", "odin"] = hparam("msp", "the anomaly score: msp or odin (the other is reported too)",
+                                            choices=SCORERS)
+    temperature: float = hparam(1000.0, "ODIN's softmax temperature T", low=1.0, high=1000.0, log=True)
+    epsilon: float = hparam(5e-5, "ODIN's input step in [0, 1] pixel units", low=0.0, high=0.01)
+
+
+@METHODS.register("rotation_classifier")
+class RotationClassifier(Detector):
+    Params = RotationClassifierParams
+    uses_oe = False
+
+    def __init__(self, backbone: Backbone, params: RotationClassifierParams) -> None:
+        super().__init__(backbone, params)
+        self.rotation_head = nn.Linear(backbone.num_features, 4)
+        self.classifier: nn.Linear | None = None  # its width is the number of normal classes, known at setup
+        self.register_buffer("std", torch.tensor(backbone.input_std).view(1, -1, 1, 1))
+        self.register_buffer("targets", torch.empty(0, dtype=torch.long))  # (N,) class index of each normal
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    def setup(self, ctx: FitContext) -> None:
+        if ctx.normal_classes is None:
+            raise ValueError("rotation_classifier classifies the normal classes and needs the class of each "
+                             "training normal (FitContext.normal_classes); the benchmark gave none")
+        classes, targets = torch.unique(ctx.normal_classes, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError("rotation_classifier needs at least two normal classes (use data.benchmark=leave_one_out)")
+        self.classifier = nn.Linear(self.backbone.num_features, len(classes)).to(ctx.device)
+        self.targets = targets.to(ctx.device)
+
+    def _alternates(self) -> bool:
+        return self.params.lam > 0
+
+    def epoch_steps(self, default: int) -> int:
+        return 2 * default if self._alternates() else default  # one classification + one rotation update each
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        if self.classifier is None:
+            raise NotFittedError("rotation_classifier: the class head is built by setup()")
+        return self.classifier(self.backbone.forward_features(x))
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        assert batch.normal_index is not None
+        rotation_turn = self._alternates() and bool(self.step % 2)
+        self.step += 1
+        if not rotation_turn:
+            targets = self.targets[batch.normal_index.to(self.targets.device)]
+            return F.cross_entropy(self._logits(batch.normal).float(), targets)
+        turns = torch.randint(4, (len(batch.normal),)).to(batch.normal.device)
+        logits = self.rotation_head(self.backbone.forward_features(rotate_each(batch.normal, turns)))
+        return self.params.lam * F.cross_entropy(logits.float(), turns)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 2C): the class logits of x, then those of ODIN's perturbed x divided by T."""
+        p = self.params
+        perturbed = odin_inputs(self._logits, x, p.temperature, p.epsilon, self.std)
+        return torch.cat([self._logits(x).float(), self._logits(perturbed).float() / p.temperature], dim=1)
+
+    def _anomaly(self, features: torch.Tensor, scorer: str) -> torch.Tensor:
+        plain, scaled = features.chunk(2, dim=1)
+        return -msp(plain if scorer == "msp" else scaled)
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self._anomaly(features, self.params.scorer)
+
+    def variant_names(self) -> list[str]:
+        return [s for s in SCORERS if s != self.params.scorer]
+
+    def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: self._anomaly(features, name) for name in self.variant_names()}

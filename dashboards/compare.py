@@ -1,0 +1,156 @@
+"""Study runs side by side, for example the embedded default against a GPU-budget run of the same
+study:
+
+    python dashboards/compare.py results/ablation_table4/<run-a> results/ablation_table4/<run-b> -o compare.html
+
+One self-contained HTML page: each run's budget, protocol and deviations next to each other, and
+the paper-style table with every run's cell and its difference to the first run. A grid study
+compares row by row (Table 4: per arm); a search study compares the trial each run selected.
+"""
+from __future__ import annotations
+
+import argparse
+import string
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboards.pages import Cell, esc, is_missing, page, table, write  # noqa: E402
+from dashboards.report import METRICS, budget_label, status_counts  # noqa: E402
+from dashboards.run import Run  # noqa: E402
+
+
+def cells(run: Run) -> tuple[str, pd.DataFrame]:
+    """The run's table as numbers, one row per table row: (key name, frame indexed by key with
+    each table metric's mean and std in the table's units, and n)."""
+    frame = run.table_frame()
+    metrics = compared_metrics(run)
+    if frame is None:
+        raise FileNotFoundError(f"{run.path}: no table.csv; run python tune/aggregate.py {run.path}")
+    if run.search:  # the trial the search selected; aggregate.py wrote its metrics already scaled
+        chosen = frame[frame["selected"] == "yes"]
+        searched = list(run.search["space"])
+        label = [f"{row['trial']} (" + ", ".join(f"{key} {row[key]:.3g}" for key in searched) + ")"
+                 for _, row in chosen.iterrows()]
+        out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == "ok").sum())] * len(chosen),
+                            **{metric: chosen[metric].to_numpy() for metric in metrics}}, index=["selected"] * len(chosen))
+        return "search", out
+    key = frame.columns[0]
+    out = frame.set_index(frame[key].astype(str))
+    out = out.rename(columns={f"{metric}_mean": metric for metric in metrics})
+    return key, out
+
+
+def compared_metrics(run: Run) -> list[str]:
+    """The table's metrics; for a search, the validation metric that selected the trial first."""
+    return list(dict.fromkeys([run.study["metric"]] * bool(run.search) + run.study["table"]["metrics"]))
+
+
+def _value(frame: pd.DataFrame, key: str, metric: str) -> tuple[float, float]:
+    if key not in frame.index or metric not in frame:
+        return float("nan"), float("nan")
+    row = frame.loc[key]
+    return float(row[metric]), float(row.get(f"{metric}_std", float("nan")))
+
+
+def _cell(mean: float, std: float) -> Cell:
+    if is_missing(mean):
+        return Cell("–", cls="num")
+    return Cell(f"{mean:.1f}" + ("" if is_missing(std) else f" ± {std:.1f}"), mean, "num")
+
+
+def _delta(value: float, base: float) -> Cell:
+    if is_missing(value) or is_missing(base):
+        return Cell("–", cls="num")
+    diff = value - base
+    return Cell(f"{diff:+.1f}", diff, "num " + ("pos" if diff > 0 else "neg" if diff < 0 else ""))
+
+
+def _count(frame: pd.DataFrame, key: str) -> Cell:
+    n = frame.loc[key, "n"] if key in frame.index else None
+    return Cell("–", cls="num") if is_missing(n) else Cell(int(n), n, "num")
+
+
+def _run_card(letter: str, run: Run, reference: list[str]) -> str:
+    """A run's budget, protocol, deviations and run notes; those that differ from run A's are marked."""
+    parsed = run.table()
+    notes = [note for note in (parsed.notes if parsed else [])
+             if note.startswith(("Budget:", "Protocol:", "Deviation:", "Run:"))]
+    items = "".join(f'<li class="{"dev" if note.startswith("Deviation:") else ""}'
+                    f'{" differs" if letter != "A" and note not in reference else ""}">{esc(note)}</li>' for note in notes)
+    return (f"<section><h3>{letter}: {esc(run.name)} <small>run {esc(run.run_id)}</small></h3>"
+            f"<p>budget: <b>{esc(budget_label(run))}</b> · {len(run.trials)} trials: {esc(status_counts(run))} · "
+            f"git <code>{esc(run.meta.get('git_commit'))}</code><br><code>{esc(run.path)}</code></p>"
+            f'<ul class="notes">{items}</ul></section>')
+
+
+def render(runs: list[Run]) -> str:
+    letters = string.ascii_uppercase[:len(runs)]
+    tables = [cells(run) for run in runs]
+    key_name = tables[0][0]
+    if any((name == "search") != (key_name == "search") for name, _ in tables):
+        raise ValueError("compare grid studies with grid studies and searches with searches")
+    keys = list(dict.fromkeys(key for _, frame in tables for key in frame.index))
+    metrics = list(dict.fromkeys(metric for run in runs for metric in compared_metrics(run)))
+    unit = " (%)" if runs[0].scale == 100.0 else ""
+    first = tables[0][1]
+    searched = key_name == "search"  # each run selected its own trial: name it per run
+    labels = [f"selected trial {letter}" for letter in letters] if searched else ["method"] * ("method" in first)
+    paper = [column for column in first.columns if str(column).startswith("paper ")]
+    header = [key_name, *labels]
+    for metric in metrics:
+        header += [f"{METRICS.get(metric, metric)}{unit} {letter}" for letter in letters]
+        header += [f"Δ {METRICS.get(metric, metric)} {letter}−A" for letter in letters[1:]]
+    header += [f"n {letter}" for letter in letters] + paper
+    rows = []
+    for key in keys:
+        named = [(frame, "selected trial") for _, frame in tables] if searched else [(first, "method")] * len(labels)
+        row = [Cell(key), *(Cell(frame.loc[key, column] if key in frame.index else "") for frame, column in named)]
+        for metric in metrics:
+            values = [_value(frame, key, metric) for _, frame in tables]
+            row += [_cell(mean, std) for mean, std in values]
+            row += [_delta(mean, values[0][0]) for mean, _ in values[1:]]
+        row += [_count(frame, key) for _, frame in tables]
+        row += [_cell(first.loc[key, column] if key in first.index else float("nan"), float("nan")) for column in paper]
+        rows.append(("", row))
+    classes = ["", *[""] * len(labels), *["num"] * (len(header) - 1 - len(labels) - len(paper)), *["paper"] * len(paper)]
+    studies = sorted({run.name for run in runs})
+    reference = runs[0].table().notes if runs[0].table() else []
+    body = (f"<header><h1>{esc(' vs '.join(studies))} <small>{len(runs)} runs compared</small></h1>"
+            f'<p class="sub">Each cell as its run\'s table has it (mean ± std); Δ = the run minus run A, in the '
+            f"table's units{' (percentage points)' if unit else ''}. Notes of a run that differ from run A's "
+            "are highlighted.</p></header>"
+            '<section id="table"><h2>Table</h2><div class="wide">'
+            + table(header, rows, "compare-table", sortable=True, header_classes=classes) + "</div></section>"
+            + '<section id="runs"><h2>Runs</h2><div class="runs">'
+            + "".join(_run_card(letter, run, reference) for letter, run in zip(letters, runs)) + "</div></section>")
+    return page(f"compare {' vs '.join(run.run_id for run in runs)}", body)
+
+
+def write_compare(run_dirs: list[str | Path], out: str | Path) -> Path:
+    return write(Path(out), render([Run.load(path) for path in run_dirs]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python dashboards/compare.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run directories (or study directories: their newest run); "
+                                                "the first is the reference")
+    parser.add_argument("-o", "--out", default="compare.html", help="the page to write (default: compare.html)")
+    args = parser.parse_args(argv)
+    if len(args.runs) < 2:
+        parser.error("give two or more runs")
+    try:
+        print(write_compare(args.runs, args.out))
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

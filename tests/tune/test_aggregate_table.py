@@ -1,0 +1,48 @@
+"""The grid table's layouts from result rows alone: mean ± SEM, a mean row over classes, one column
+per class (paper 002's Table 3), and the budget line naming the optimizer the rows used."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from tune.aggregate import grid_table
+from tune.describe import budget_text
+from tune.study import Study
+
+
+def _study(**table) -> Study:
+    return Study.model_validate({"name": "layout", "grid": {"arm": ["a6", "a7"], "data.fold": [0, 1], "seed": [0, 1]},
+                                 "table": {"metrics": ["test_auroc"], **table}})
+
+
+ROWS = pd.DataFrame([{"status": "ok", "arm": arm, "data.fold": fold, "seed": seed,
+                      "test_auroc": 0.5 + 0.1 * fold + 0.2 * (arm == "a7") + 0.02 * seed}
+                     for arm in ("a6", "a7") for fold in (0, 1) for seed in (0, 1)])
+
+
+def test_sem_is_the_sample_std_over_root_n() -> None:
+    std = grid_table(_study(), ROWS)[0].set_index("arm")["test_auroc_std"]
+    sem = grid_table(_study(spread="sem"), ROWS)[0].set_index("arm")["test_auroc_std"]
+    assert sem["a6"] == pytest.approx(std["a6"] / math.sqrt(4))
+
+
+def test_columns_axis_gives_one_cell_per_class_and_the_mean_row_averages_rows() -> None:
+    table, notes = grid_table(_study(columns="data.fold", mean_row=True), ROWS)
+    a7 = table.set_index("arm").loc["a7"]
+    assert a7["fold 0"] == pytest.approx(100 * 0.71) and a7["fold 1"] == pytest.approx(100 * 0.81)
+    assert table["arm"].iloc[-1] == "mean" and table["n"].iloc[-1] == 8
+    assert table["test_auroc_mean"].iloc[-1] == pytest.approx(table["test_auroc_mean"].iloc[:2].mean())
+    assert any("fold <value>" in note for note in notes)
+
+
+def test_columns_must_be_another_grid_axis() -> None:
+    with pytest.raises(ValueError, match="table.columns"):
+        _study(rows="arm", columns="arm")
+
+
+def test_budget_line_names_the_optimizer() -> None:
+    frame = pd.DataFrame([{"optim.optimizer": "adam", "optim.lr": 1e-3, "optim.weight_decay": 5e-4}])
+    assert "Adam lr 0.001 (L2 0.0005" in budget_text(frame) and "momentum" not in budget_text(frame)
+    assert "SGD lr" in budget_text(frame.assign(**{"optim.optimizer": "sgd"}))

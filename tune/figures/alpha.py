@@ -1,0 +1,107 @@
+"""ADIB's alpha (paper 000, eq. 2): the table's first metric against alpha, mean ± std over the other axes
+(the folds), with the searched optimum marked (``studies/alpha_sweep.yaml``).
+
+alpha = 0 is eq. (2) without its pull toward theta_0 (SAD with pretrained weights, Fig. 5 of the
+paper), so the x axis is symmetric-log: linear between 0 and the smallest positive alpha, log above.
+The optimum comes from the search runs of the same study that sit beside this run
+(``results/<study>/<run-id>/`` with a ``search`` over ``regularizer.alpha`` in their study.yaml). Each
+is marked by the trial its validation metric selects (never a test metric); the marker's height is
+that trial's test metric, for the record. A search on another budget than the grid's says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from tune.describe import common_value, short_budget
+from tune.figures.base import FIGURES, finished, pyplot, save
+
+ALPHA = "regularizer.alpha"
+NAMES = {"test_ap": "test AP", "test_auroc": "test AUROC", "val_ap": "val AP", "val_auroc": "val AUROC"}
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The trial a finished search selected by its validation metric."""
+
+    run_id: str
+    alpha: float
+    row: pd.Series  # the selected trial's results row
+    metric: str  # the validation metric that selected it
+    trials: int  # finished trials of the search
+    same_budget: bool  # the search ran at the grid's budget
+
+
+def searched_optima(run_dir: Path, frame: pd.DataFrame) -> list[Optimum]:
+    """The optimum of every search over alpha among ``run_dir``'s sibling runs (oldest first)."""
+    optima = []
+    for sibling in sorted(p for p in run_dir.parent.iterdir() if p.is_dir() and p != run_dir):
+        if not ((sibling / "study.yaml").is_file() and (sibling / "trials.csv").is_file()):
+            continue
+        spec = yaml.safe_load((sibling / "study.yaml").read_text()) or {}
+        if ALPHA not in ((spec.get("search") or {}).get("space") or {}):
+            continue
+        metric, mode = spec.get("metric", "val_ap"), spec.get("mode", "max")
+        rows = finished(pd.read_csv(sibling / "trials.csv"))
+        if rows.empty or metric not in rows:
+            continue
+        best = rows.sort_values(metric, ascending=mode == "min", kind="stable").iloc[0]
+        optima.append(Optimum(sibling.name, float(best[ALPHA]), best, metric, len(rows),
+                              short_budget(rows) == short_budget(frame)))
+    return optima
+
+
+def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+    """Draw the curve; None for a search run or rows without alpha or the metric (e.g. other studies)."""
+    metric = study.table.metrics[0]
+    rows = finished(frame)
+    if study.search is not None or rows.empty or ALPHA not in rows or metric not in rows:
+        return None
+    plt = pyplot()
+    scale = 100.0 if study.table.percent else 1.0
+    unit = " (%)" if study.table.percent else ""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    curves = [(metric, "-", "o")] + [(m, "--", ".") for m in ("val_ap",) if m != metric and m in rows]
+    for name, style, marker in curves:
+        values = rows.groupby(ALPHA)[name].agg(["mean", "std", "count"]).mul([scale, scale, 1]).sort_index()
+        std = values["std"].fillna(0.0)
+        label = f"ours: {NAMES.get(name, name)}, mean ± std over {int(values['count'].max())} trials per alpha"
+        if name == "val_ap":
+            label = f"ours: val AP ({common_value(rows, 'val_protocol')}), what a no-peek choice sees"
+        ax.plot(values.index, values["mean"], style, marker=marker, label=label)
+        ax.fill_between(values.index, values["mean"] - std, values["mean"] + std, alpha=0.15)
+    for marker, (column, numbers) in zip("s^Dv", study.table.paper.columns.items() if study.table.paper else []):
+        points = {float(alpha): value for alpha, value in numbers.items()}
+        ax.scatter(list(points), list(points.values()), marker=marker, facecolors="none", edgecolors="tab:red",
+                   label=f"paper: {column}", zorder=3)
+    optima = searched_optima(folder.parent, frame)
+    for i, optimum in enumerate(optima):
+        lr = f", lr {optimum.row['optim.lr']:.2g}" if "optim.lr" in optimum.row else ""
+        other = "" if optimum.same_budget else ", other budget"
+        ax.axvline(optimum.alpha, color="tab:orange", ls=":", lw=1)
+        ax.scatter([optimum.alpha], [optimum.row.get(metric, float("nan")) * scale], marker="*", s=180,
+                   color="tab:orange", zorder=4, label=None if i else "searched optimum (selected by validation)")
+        ax.annotate(f"{optimum.run_id}: alpha {optimum.alpha:.2g}{lr}\nfold {optimum.row['data.fold']}, best "
+                    f"{NAMES.get(optimum.metric, optimum.metric)} of {optimum.trials}{other}",
+                    (optimum.alpha, optimum.row.get(metric, float("nan")) * scale), textcoords="offset points",
+                    xytext=(6, -24 - 22 * i), fontsize=7, color="tab:orange")
+    positive = sorted(a for a in rows[ALPHA].unique() if a > 0)
+    ax.set_xscale("symlog", linthresh=positive[0] if positive else 1e-4, linscale=0.5)
+    ticks = sorted(rows[ALPHA].unique())
+    ax.set_xticks(ticks, ["0\n(SAD)" if a == 0 else f"{a:g}" for a in ticks])
+    ax.set_xlabel("alpha (weight of ||theta - theta_0||^2; 0 = no pull)")
+    ax.set_ylabel(f"{NAMES.get(metric, metric)}{unit}")
+    ax.set_title(f"{study.name}: {NAMES.get(metric, metric)} against ADIB's alpha", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    caption = short_budget(rows) + ("; star: the trial a search beside this run selected by its validation metric "
+                                    "(height: its test value, never used to choose)" if optima else "")
+    return save(fig, folder, f"{metric}_vs_alpha", caption)
+
+
+@FIGURES.register("alpha_curve")
+def figure(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+    return alpha_curve(study, frame, folder)
