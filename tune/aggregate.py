@@ -81,7 +81,7 @@ def grid_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[st
         table = pd.concat([table, _mean_row(table, axis or "rows", study.table.spread)], ignore_index=True)
     if gains is not None:
         table = pd.concat([table, gains], ignore_index=True)
-    others = [a for a in study.grid if a not in (axis, across)]
+    others = [a for a in study.grid if a != axis]  # the columns axis too: each metric cell pools its values
     over = " × ".join(f"{len(study.grid[a])} {a}" for a in others) or "1 trial"
     unit = " (%)" if study.table.percent else ""
     spread = "SEM (sample std / sqrt(n))" if study.table.spread == "sem" else "std (sample std)"

@@ -30,13 +30,16 @@ class GridPoint:
 
 
 def expand(study: Study, where: str = "study") -> list[GridPoint]:
-    """Every grid point in file order of the axes (the first axis varies slowest)."""
+    """Every grid point in file order of the axes (the first axis varies slowest). An axis that a search
+    also searches holds a placeholder: it names no point and labels no row (the searched value does)."""
     axes = list(study.grid)
+    searched = set(study.search.space) if study.search else set()
     points = []
     for values in itertools.product(*(study.grid[axis] for axis in axes)):
         at = dict(zip(axes, values))
-        labels = {axis: value_label(value) for axis, value in at.items()}
-        points.append(GridPoint(point_key(at), labels, resolve(study, at, where).model_dump(mode="json")))
+        named = {axis: value for axis, value in at.items() if axis not in searched}
+        labels = {axis: value_label(value) for axis, value in named.items()}
+        points.append(GridPoint(point_key(named), labels, resolve(study, at, where).model_dump(mode="json")))
     keys = [point.key for point in points]
     if len(set(keys)) != len(keys):
         raise StudyError(f"{where}: two grid points share a name; make the axis values distinct")

@@ -118,7 +118,8 @@ class Study(_Strict):
     reproduces: str | None = Field(None, description="the paper table or figure this study reproduces")
     description: str = ""
     base: dict[str, Any] = Field(default_factory=dict, description="trial config every trial starts from")
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="axis -> values; trials = product")
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="axis -> values; trials = product; a "
+                                       "mapping value sets several keys under its axis together (a class pair)")
     overrides: dict[str, Any] = Field(default_factory=dict,
                                       description="trial config applied after the arm (what --set writes)")
     search: SearchSpec | None = None

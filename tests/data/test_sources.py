@@ -37,7 +37,7 @@ ROOTED = {
     "stl10": "stl10_binary/train_X.bin",
     "svhn": "svhn/train_32x32.mat",
 }
-PACKAGED = {"digits", "mnist5k"}  # ship with a PyPI package; need no data root
+PACKAGED = {"digits", "mnist5k", "smooth_noise"}  # ship with a PyPI package or are drawn; need no data root
 HAS_DEFAULT = {"fashion_mnist"}  # rooted, but with a Debian default when no root is set
 
 

@@ -37,8 +37,10 @@ class Optimum:
 
 def searched_optima(run_dir: Path, frame: pd.DataFrame) -> list[Optimum]:
     """The optimum of every search over alpha among ``run_dir``'s sibling runs (oldest first)."""
-    optima = []
-    for sibling in sorted(p for p in run_dir.parent.iterdir() if p.is_dir() and p != run_dir):
+    optima: list[Optimum] = []
+    runs = run_dir.parent
+    siblings = sorted(p for p in runs.iterdir() if p.is_dir() and p != run_dir) if runs.is_dir() else []
+    for sibling in siblings:
         if not ((sibling / "study.yaml").is_file() and (sibling / "trials.csv").is_file()):
             continue
         spec = yaml.safe_load((sibling / "study.yaml").read_text()) or {}
@@ -63,16 +65,18 @@ def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     plt = pyplot()
     scale = 100.0 if study.table.percent else 1.0
     unit = " (%)" if study.table.percent else ""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    curves = [(metric, "-", "o")] + [(m, "--", ".") for m in ("val_ap",) if m != metric and m in rows]
-    for name, style, marker in curves:
+    fig, ax = plt.subplots(figsize=(7.0, 5.2))
+    curves = [(metric, "-", "o", "tab:blue")]
+    if metric != "val_ap" and "val_ap" in rows:
+        curves.append(("val_ap", "--", ".", "tab:gray"))
+    for name, style, marker, colour in curves:
         values = rows.groupby(ALPHA)[name].agg(["mean", "std", "count"]).mul([scale, scale, 1]).sort_index()
         std = values["std"].fillna(0.0)
         label = f"ours: {NAMES.get(name, name)}, mean ± std over {int(values['count'].max())} trials per alpha"
         if name == "val_ap":
             label = f"ours: val AP ({common_value(rows, 'val_protocol')}), what a no-peek choice sees"
-        ax.plot(values.index, values["mean"], style, marker=marker, label=label)
-        ax.fill_between(values.index, values["mean"] - std, values["mean"] + std, alpha=0.15)
+        ax.plot(values.index, values["mean"], style, marker=marker, color=colour, label=label)
+        ax.fill_between(values.index, values["mean"] - std, values["mean"] + std, color=colour, alpha=0.15)
     for marker, (column, numbers) in zip("s^Dv", study.table.paper.columns.items() if study.table.paper else []):
         points = {float(alpha): value for alpha, value in numbers.items()}
         ax.scatter(list(points), list(points.values()), marker=marker, facecolors="none", edgecolors="tab:red",
@@ -84,19 +88,20 @@ def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
         ax.axvline(optimum.alpha, color="tab:orange", ls=":", lw=1)
         ax.scatter([optimum.alpha], [optimum.row.get(metric, float("nan")) * scale], marker="*", s=180,
                    color="tab:orange", zorder=4, label=None if i else "searched optimum (selected by validation)")
-        ax.annotate(f"{optimum.run_id}: alpha {optimum.alpha:.2g}{lr}\nfold {optimum.row['data.fold']}, best "
-                    f"{NAMES.get(optimum.metric, optimum.metric)} of {optimum.trials}{other}",
+        ax.annotate(f"{optimum.run_id}: alpha {optimum.alpha:.2g}{lr}\nfold {optimum.row.get('data.fold', '?')}, best "
+                    f"{NAMES.get(optimum.metric, optimum.metric)} of {optimum.trials} finished{other}",
                     (optimum.alpha, optimum.row.get(metric, float("nan")) * scale), textcoords="offset points",
-                    xytext=(6, -24 - 22 * i), fontsize=7, color="tab:orange")
+                    xytext=(6, 8 + 22 * i), fontsize=7, color="tab:orange",
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
     positive = sorted(a for a in rows[ALPHA].unique() if a > 0)
     ax.set_xscale("symlog", linthresh=positive[0] if positive else 1e-4, linscale=0.5)
     ticks = sorted(rows[ALPHA].unique())
     ax.set_xticks(ticks, ["0\n(SAD)" if a == 0 else f"{a:g}" for a in ticks])
     ax.set_xlabel("alpha (weight of ||theta - theta_0||^2; 0 = no pull)")
-    ax.set_ylabel(f"{NAMES.get(metric, metric)}{unit}")
+    ax.set_ylabel(f"{NAMES.get(metric, metric).split()[-1]}{unit}")
     ax.set_title(f"{study.name}: {NAMES.get(metric, metric)} against ADIB's alpha", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     caption = short_budget(rows) + ("; star: the trial a search beside this run selected by its validation metric "
                                     "(height: its test value, never used to choose)" if optima else "")
     return save(fig, folder, f"{metric}_vs_alpha", caption)

@@ -54,19 +54,20 @@ def baseline_gain(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     left.set_xlabel(groups)
     left.set_ylabel(f"{NAMES.get(metric, metric)}{' (%)' if study.table.percent else ''}, mean ± std")
     left.set_ylim(bottom=max(0.0, np.nanmin(stats["mean"] - stats["std"].fillna(0)) - 5))
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(order), frameon=False)
     left.grid(axis="y", alpha=0.3)
     gains = gain_table(rows, methods, groups, metric, baseline).reindex(index=group_order)
     paper = study.table.paper.columns if study.table.paper else {}
     names = group_order + [f"paper: {column}" for column in paper]
     for method in [m for m in order if m != baseline]:
         right.plot(range(len(group_order)), gains[method], "o", color=colours[method], ms=7,
-                   label=f"{ARM_LABELS.get(method, method)} - {ARM_LABELS.get(baseline, baseline)}")
+                   label=f"{ARM_LABELS.get(method, method)} - {baseline}")
         published = [numbers.get(method, np.nan) - numbers.get(baseline, np.nan) for numbers in paper.values()]
         right.plot(range(len(group_order), len(names)), published, "o", mfc="none", color=colours[method], ms=7)
     right.axhline(0.0, color="gray", lw=0.5)
+    right.axvline(len(group_order) - 0.5, color="gray", ls=":", lw=0.8)
     right.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
-    right.set_ylabel(f"gain over {ARM_LABELS.get(baseline, baseline)} (points)")
+    right.set_ylabel(f"gain over {baseline} ({NAMES.get(metric, metric)} points)")
     right.set_title("filled: ours; hollow: the paper", fontsize=8)
     right.legend(fontsize=7)
     right.grid(axis="y", alpha=0.3)

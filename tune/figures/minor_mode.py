@@ -47,7 +47,8 @@ def minor_mode(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     group_by = study.rows_axis if study.rows_axis in rows else None
     curves = relative_curves(rows, group_by)
     pairs = list(dict.fromkeys(key[:2] for key in curves))
-    methods = list(dict.fromkeys(key[2] for key in curves))
+    found = list(dict.fromkeys(key[2] for key in curves))
+    methods = [m for m in study.labels(group_by) if m in found] + [m for m in found if m not in study.labels(group_by)]
     colours = {m: f"C{i % 10}" for i, m in enumerate(methods)}
     plt = pyplot()
     fig, axes = plt.subplots(1, len(pairs), figsize=(max(6.0, 4.2 * len(pairs)), 4.4), squeeze=False, sharey=True)
