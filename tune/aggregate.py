@@ -318,16 +318,17 @@ def _latex(shown: pd.DataFrame, caption: str) -> str:
 
 def _run_notes(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    c = lambda column: common_value(frame, column)  # noqa: E731
     notes = [f"Budget: {budget_text(frame, set(study.search.space) if study.search else set())}.",
-             f"Protocol: AP = {common_value(frame, 'ap_definition')}; evaluated checkpoint: {common_value(frame, 'checkpoint')}; "
-             f"validation protocol: {common_value(frame, 'val_protocol')} (never the test anomaly class)."]
+             f"Protocol: AP = {c('ap_definition')}; evaluated checkpoint: {c('checkpoint')}; "
+             f"validation protocol: {c('val_protocol')} (never the test anomaly class)."]
     notes += [f"Deviation: {d}" for d in study.table.deviations]
     timing = f"; study wall time {meta['wall_s']:.0f} s" if meta.get("wall_s") else ""
     if timing and "total_s" in frame:
         timing += f" for {frame['total_s'].sum():.0f} s of trial time ({meta.get('workers', '?')} at a time)"
     notes.append(f"Run: {len(frame)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}); "
-                 f"device {common_value(frame, 'device')}, node {common_value(frame, 'node')}, torch {common_value(frame, 'torch_version')}; "
-                 f"git {meta.get('git_commit', common_value(frame, 'git_commit'))}{timing}"
+                 f"device {c('device')}, node {c('node')}, torch {c('torch_version')}; "
+                 f"git {meta.get('git_commit', c('git_commit'))}{timing}"
                  + (f"; applied {' '.join(study.applied)}" if study.applied else "") + ".")
     failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):
