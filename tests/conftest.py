@@ -1,7 +1,8 @@
 """Shared fixtures: a tiny real budget on Fashion-MNIST, and a private cache directory."""
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -30,3 +31,23 @@ def tiny_budget() -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(TINY_BUDGET)
+
+
+@pytest.fixture
+def interrupt_after_first_epoch() -> Callable[[Any, Path], None]:
+    """Run a trial with checkpoints in ``checkpoint_dir`` and stop it once its first epoch is
+    reported, as a worker killed mid-trial would stop."""
+    from adcore import run_trial
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first_epoch(metrics: dict[str, Any]) -> None:
+        if metrics["epoch"] == 1:
+            raise Interrupt
+
+    def run(cfg: Any, checkpoint_dir: Path) -> None:
+        with pytest.raises(Interrupt):
+            run_trial(cfg, report=stop_after_first_epoch, checkpoint_dir=checkpoint_dir)
+
+    return run

@@ -24,7 +24,7 @@ from pydantic import Field
 
 from adcore.context import FitContext
 from adcore.methods.base import METHODS, NotFittedError, TrainBatch
-from adcore.methods.scored import CheckpointScoring, ScoringParams
+from adcore.methods.scored import CheckpointScoring, ScoredByCheckpoints, ScoringParams
 from adcore.methods.staged import StagedDetector, StagedParams
 from adcore.models import Backbone
 from adcore.params import hparam
@@ -43,7 +43,7 @@ class PandaParams(StagedParams, ScoringParams):
 
 
 @METHODS.register("panda")
-class Panda(StagedDetector):
+class Panda(ScoredByCheckpoints, StagedDetector):
     Params = PandaParams
     uses_oe = False
 
@@ -91,15 +91,6 @@ class Panda(StagedDetector):
         if not self.scoring.checkpoints:
             raise NotFittedError("panda: no SES checkpoint yet; call prepare_scoring() after training")
         return torch.cat([self.trained(h, c.states) for c in self.scoring.checkpoints], dim=1)
-
-    def score_features(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scoring.scores(features)
-
-    def variant_names(self) -> list[str]:
-        return self.scoring.variant_names()
-
-    def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.scoring.variants(features)
 
     def get_extra_state(self) -> list[dict[str, Any]]:
         return self.scoring.state()

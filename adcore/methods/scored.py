@@ -118,3 +118,19 @@ class CheckpointScoring:
         self.checkpoints = []
         for item in saved:
             self.add(item["step"], item["features"], item["states"])
+
+
+class ScoredByCheckpoints:
+    """Mixed into a Detector whose ``scoring`` (a CheckpointScoring) turns its features into scores:
+    the main score and the compared scorers' variants come from there."""
+
+    scoring: CheckpointScoring
+
+    def score_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.scoring.scores(features)
+
+    def variant_names(self) -> list[str]:
+        return self.scoring.variant_names()
+
+    def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.scoring.variants(features)

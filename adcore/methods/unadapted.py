@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import nn
 
 from adcore.context import FitContext
 from adcore.methods.base import METHODS, Detector
-from adcore.methods.scored import CheckpointScoring, ScoringParams
+from adcore.methods.scored import CheckpointScoring, ScoredByCheckpoints, ScoringParams
 from adcore.models import Backbone
 
 
@@ -20,7 +19,7 @@ class UnadaptedParams(ScoringParams):
 
 
 @METHODS.register("unadapted")
-class Unadapted(Detector):
+class Unadapted(ScoredByCheckpoints, Detector):
     Params = UnadaptedParams
     uses_oe = False
 
@@ -45,12 +44,3 @@ class Unadapted(Detector):
         """The features never change: fit the scorers once."""
         if not self.scoring.checkpoints:
             self.scoring.add(0, ctx.forward_batched(self.embed, ctx.normal), None)
-
-    def score_features(self, features: torch.Tensor) -> torch.Tensor:
-        return self.scoring.scores(features)
-
-    def variant_names(self) -> list[str]:
-        return self.scoring.variant_names()
-
-    def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.scoring.variants(features)

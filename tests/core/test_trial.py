@@ -28,20 +28,12 @@ def test_report_is_called_once_per_epoch_and_last_has_test_metrics(tiny_budget) 
     assert "test_ap" not in reports[0] and "test_ap" in reports[1] and "val_ap" in reports[0]
 
 
-def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_metrics(tiny_budget, tmp_path: Path) -> None:
+def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_metrics(
+        tiny_budget, tmp_path: Path, interrupt_after_first_epoch) -> None:
     tiny_budget["optim"]["epochs"] = 3
     cfg = build_config(tiny_budget, preset("a7"))
     uninterrupted = run_trial(cfg)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_first_epoch(metrics: dict) -> None:
-        if metrics["epoch"] == 1:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_trial(cfg, report=stop_after_first_epoch, checkpoint_dir=tmp_path)
+    interrupt_after_first_epoch(cfg, tmp_path)
     assert (tmp_path / CHECKPOINT_FILE).exists()
     epochs_seen = []
     resumed = run_trial(cfg, report=lambda m: epochs_seen.append(m["epoch"]), checkpoint_dir=tmp_path)

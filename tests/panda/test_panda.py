@@ -156,19 +156,11 @@ def test_ses_last_checkpoint_is_fixed_early_stopping(tiny_budget) -> None:
     assert ses["test_auroc_last"] == pytest.approx(es["test_auroc"], abs=1e-9)
 
 
-def test_interrupted_ses_run_resumes_with_its_checkpoints(tiny_budget, tmp_path: Path) -> None:
+def test_interrupted_ses_run_resumes_with_its_checkpoints(tiny_budget, tmp_path: Path,
+                                                          interrupt_after_first_epoch) -> None:
     cfg = _cfg(tiny_budget, "panda_ses")
     uninterrupted = run_trial(cfg)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after_first_epoch(metrics: dict) -> None:
-        if metrics["epoch"] == 1:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_trial(cfg, report=stop_after_first_epoch, checkpoint_dir=tmp_path)
+    interrupt_after_first_epoch(cfg, tmp_path)
     resumed = run_trial(cfg, checkpoint_dir=tmp_path)
     for key in ("test_auroc", "test_auroc_step4", "test_auroc_last", "val_auroc"):
         assert resumed[key] == pytest.approx(uninterrupted[key], abs=1e-6), key

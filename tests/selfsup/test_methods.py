@@ -79,22 +79,14 @@ def test_rotation_classifier_alternates_class_and_rotation_steps(tiny_budget) ->
     assert parts.method.classifier.out_features == 9  # leave-one-out: nine normal classes
 
 
-def test_interrupted_csi_gen_resumes_to_the_same_metrics(tiny_budget, tmp_path: Path) -> None:
+def test_interrupted_csi_gen_resumes_to_the_same_metrics(tiny_budget, tmp_path: Path,
+                                                        interrupt_after_first_epoch) -> None:
     """The autoencoder's own optimisers (and the batch counter) are part of the saved state: the
     generator trains in both epochs, the second time on the first time's Adam moments."""
     cfg = _config(tiny_budget, "csi_gen", SMALL_NET,
                   {"method": {"name": "csi_gen", "every": 2}, "optim": {"epochs": 2}})
     uninterrupted = run_trial(cfg)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop(metrics: dict) -> None:
-        if metrics["epoch"] == 1:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_trial(cfg, report=stop, checkpoint_dir=tmp_path)
+    interrupt_after_first_epoch(cfg, tmp_path)
     assert (tmp_path / CHECKPOINT_FILE).exists()
     resumed = run_trial(cfg, checkpoint_dir=tmp_path)
     for key in ("test_auroc", "val_auroc", "train_loss"):
