@@ -1,8 +1,18 @@
 """adcore: the anomaly-detection method library (PyTorch only; no Ray, no MLflow).
 
-One trial is one call: ``run_trial(cfg, report=None, checkpoint_dir=None) -> dict``.
+One trial is one call: ``run_trial(cfg, report=None, checkpoint_dir=None) -> row``. The names
+below are imported on first use, so reading a config (``adcore.config``) does not import torch.
 """
-from adcore.config import TrialConfig, build_config
-from adcore.trial import run_trial
+from __future__ import annotations
 
-__all__ = ["TrialConfig", "build_config", "run_trial"]
+import importlib
+from typing import Any
+
+_EXPORTS = {"TrialConfig": "adcore.config", "build_config": "adcore.config", "run_trial": "adcore.trial"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'adcore' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -10,40 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, field_validator
 
+from adcore.data.config import DataConfig
 from adcore.params import ComponentParams, StrictModel, hparam
-from adcore.registry import UnknownNameError
-
-
-class DataConfig(StrictModel):
-    dataset: str = Field("fashion_mnist", description="registered image source of normal and test data")
-    data_root: str | None = Field(None, description="directory with the dataset files (default: the source's packaged location or $ADCORE_DATA_ROOT)")
-    benchmark: Literal["leave_one_out", "one_vs_rest", "minor_mode"] = Field(
-        "leave_one_out", description="leave_one_out: class `fold` anomalous, the rest normal; one_vs_rest: class `fold` normal; minor_mode: `fold` primary + `secondary_class` at ratio `minor_ratio`")
-    fold: int = Field(0, ge=0, description="the class c of the benchmark (the primary class y_a for minor_mode)")
-    secondary_class: int | None = Field(None, ge=0, description="minor_mode: the secondary normal class y_b")
-    minor_ratio: float = hparam(1.0, "minor_mode: ratio r of secondary to primary normal images, in [0, 1]", low=0.0, high=1.0)
-    oe_corpus: str = Field("mnist5k", description="registered image source used as the outlier-exposure corpus")
-    image_size: int = Field(32, ge=8, description="side length images are resized to")
-    n_normal: int | None = Field(384, ge=1, description="normal training images per trial (None: all)")
-    n_oe: int | None = Field(1024, ge=1, description="OE images per trial (None: the whole corpus)")
-    n_val: int = Field(128, ge=2, description="validation images per side (normal and anomalous-by-protocol)")
-    n_test: int | None = Field(1000, ge=2, description="test images per trial, a seeded subset (None: the whole test split)")
-    val_protocol: Literal["oe_holdout", "class_holdout"] = Field(
-        "oe_holdout", description="validation anomalies: held-out OE images, or (leave_one_out only) one more class held out of the normal classes; never the test anomaly class")
-    augment: bool = Field(True, description="random crop (pad 4) and horizontal flip on training batches")
-
-    @model_validator(mode="after")
-    def _check_minor_mode(self) -> "DataConfig":
-        if self.benchmark == "minor_mode":
-            if self.secondary_class is None:
-                raise ValueError("data.secondary_class is required when data.benchmark is minor_mode")
-            if self.secondary_class == self.fold:
-                raise ValueError("data.secondary_class must differ from data.fold")
-        if self.val_protocol == "class_holdout" and self.benchmark != "leave_one_out":
-            raise ValueError("data.val_protocol class_holdout needs benchmark leave_one_out (elsewhere every other class is a test anomaly)")
-        return self
 
 
 class ModelConfig(StrictModel):
@@ -78,6 +48,9 @@ class TrialConfig(StrictModel):
     """One trial: everything a study varies is a field here."""
 
     seed: int = Field(0, ge=0, description="drives python, numpy, torch and every split and subsample")
+    selection_metric: Literal["val_ap", "val_auroc"] = Field(
+        "val_ap", description="the validation metric whose best epoch the row records (best_<metric>, best_val_epoch); "
+        "recorded, it chooses nothing (a study sets it to the metric it searches and schedules on)")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     method: SerializeAsAny[ComponentParams] = Field(
@@ -94,29 +67,14 @@ class TrialConfig(StrictModel):
     def _method_params(cls, value: Any) -> ComponentParams:
         from adcore.methods import METHODS
 
-        return _component(METHODS, value, "method")
+        return METHODS.params(value)
 
     @field_validator("regularizer", mode="before")
     @classmethod
     def _regularizer_params(cls, value: Any) -> ComponentParams:
         from adcore.objectives.regularizers import REGULARIZERS
 
-        return _component(REGULARIZERS, value, "regularizer")
-
-
-def _component(registry: Any, value: Any, what: str) -> ComponentParams:
-    """Validate a {name: ..., **params} mapping against the named component's own Params model."""
-    if isinstance(value, ComponentParams):
-        value = value.model_dump()
-    if isinstance(value, str):
-        value = {"name": value}
-    if not isinstance(value, dict) or "name" not in value:
-        raise ValueError(f"{what} must be a mapping with a 'name' key, e.g. {{name: ...}}")
-    try:
-        component = registry.get(value["name"])
-    except UnknownNameError as error:  # pydantic reports ValueErrors with the key path
-        raise ValueError(str(error)) from None
-    return component.Params.model_validate(value)
+        return REGULARIZERS.params(value)
 
 
 # Paper 000's budget for CIFAR-10 (for users who have the data and a GPU): 100 epochs of 64 normal

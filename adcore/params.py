@@ -5,9 +5,9 @@ may search over; tune/ reads the range from the field's schema, so it is written
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class StrictModel(BaseModel):
@@ -17,9 +17,29 @@ class StrictModel(BaseModel):
 
 
 class ComponentParams(StrictModel):
-    """Parameters of a registered component (method, regularizer); ``name`` picks the component."""
+    """Parameters of a registered component (method, regularizer, scorer); ``name`` picks the
+    component and is filled in from its registration, so it is written once."""
 
-    name: str
+    name: str = Field(description="the registered component these parameters configure")
+    registered_name: ClassVar[str | None] = None
+
+    @classmethod
+    def register_as(cls, name: str) -> None:
+        """Called by the registry: these parameters configure the component registered as ``name``."""
+        if "registered_name" in vars(cls) and cls.registered_name != name:
+            raise ValueError(f"{cls.__name__} already configures {cls.registered_name!r}; give {name!r} its own "
+                             "Params subclass")
+        cls.registered_name = name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered(cls, data: Any) -> Any:
+        if cls.registered_name is None or not isinstance(data, dict):
+            return data
+        given = data.get("name", cls.registered_name)
+        if given != cls.registered_name:
+            raise ValueError(f"{cls.__name__} configures {cls.registered_name!r}, not {given!r}")
+        return {**data, "name": cls.registered_name}
 
 
 def hparam(

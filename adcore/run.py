@@ -36,6 +36,7 @@ def _leaf_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, An
 
 
 def _component_help() -> str:
+    from adcore.data.benchmarks import BENCHMARKS
     from adcore.methods import METHODS
     from adcore.objectives import REGULARIZERS
 
@@ -46,7 +47,9 @@ def _component_help() -> str:
             params = registry.get(name).Params
             fields = [f"{key}={f.default!r} ({f.description})" for key, f in params.model_fields.items() if key != "name"]
             lines.append(f"  {name}: " + ("; ".join(fields) if fields else "no parameters"))
-    lines.append(f"presets: {', '.join(sorted(PRESETS))} (a1..a7 are the arms of paper 000's Table 4)")
+    lines.append(f"benchmarks (--data.benchmark): {', '.join(BENCHMARKS.names())}")
+    lines.append("presets (--preset NAME):")
+    lines += [f"  {name}: {PRESETS.get(name).label}" for name in PRESETS.names()]
     return "\n".join(lines)
 
 
@@ -110,12 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from adcore.trial import run_trial
 
-    try:
-        row = run_trial(cfg, checkpoint_dir=args.checkpoint_dir)
-    except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError) as error:
-        print(f"trial failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    row = run_trial(cfg, checkpoint_dir=args.checkpoint_dir)
     print(json.dumps(row))
+    if row["status"] != "ok":
+        print(f"trial failed: {row['message']}", file=sys.stderr)
+        return 1
     return 0
 
 

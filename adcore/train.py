@@ -80,8 +80,8 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
         log.info("resumed from %s after epoch %d", checkpoint_dir, start_epoch)
 
     n_normal, n_oe, batch = len(ctx.normal), len(ctx.oe), optim.batch_size
-    # drop the last partial batch: batch statistics need > 1 image
-    steps = method.epoch_steps(max(1, n_normal // batch))
+    # drop the last partial batch: batch statistics need > 1 image; a method that trains nothing only evaluates
+    steps = method.epoch_steps(max(1, n_normal // batch)) if method.trains else 0
     for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
         method.train()

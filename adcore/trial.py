@@ -1,9 +1,9 @@
 """One trial is one call: ``run_trial(cfg, report, checkpoint_dir) -> row``.
 
-The row is tidy and flat: the resolved config (``data.fold``, ``method.name``, ...), the final
-metrics (fractions in [0, 1]), the best validation epoch, timings and the protocol facts a table
-needs (which checkpoint, which AP, which validation protocol). Test metrics are recorded, never
-used to choose anything: selection fields use validation metrics only.
+The row (``adcore.row``) has the same fixed keys whether the trial finished or failed: errors
+that a retry cannot fix (missing data, a bad config, a NaN loss) end as a row with status
+``failed`` and the message; anything else (a lost device, a killed process) propagates so that
+the caller can retry from the checkpoint. Test metrics are recorded, never used to choose.
 """
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from adcore.config import TrialConfig, flatten
+from adcore.config import TrialConfig
 from adcore.context import FitContext, default_cache_dir
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.methods import Detector, build_method
-from adcore.metrics import AP_DEFINITION, auroc, detection_metrics
+from adcore.metrics import auroc, detection_metrics
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
 from adcore.objectives import Regularizer, build_regularizer
+from adcore.row import best_key, empty_row
 from adcore.train import Report, fit
 
 log = logging.getLogger(__name__)
+
+# What a retry cannot fix: missing files, invalid settings, a diverged loss (FloatingPointError).
+FAILURES = (FileNotFoundError, ValueError, FloatingPointError)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -40,7 +44,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("runtime.device is cuda but no CUDA device is visible; use runtime.device=cpu or auto")
+        raise ValueError("runtime.device is cuda but no CUDA device is visible; use runtime.device=cpu or auto")
     return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
 
 
@@ -69,7 +73,8 @@ def _metrics(labels: torch.Tensor, scores: torch.Tensor, variants: dict[str, tor
 
 
 def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
-    """evaluate(final): validation metrics every epoch, test metrics after the last one."""
+    """evaluate(final): validation metrics every epoch, test metrics (and the benchmark's own) after
+    the last one."""
 
     def evaluate(final: bool) -> dict[str, float]:
         method.eval()
@@ -78,10 +83,7 @@ def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
         if final:
             scores, variants = _scores(method, ctx, bench.test_images)
             metrics.update(_metrics(bench.test_labels, scores, variants, "test"))
-            if "secondary_class" in bench.info:  # minor mode: each normal mode against the anomalies
-                for mode in ("primary", "secondary"):
-                    keep = (bench.test_labels == 1) | (bench.test_classes == bench.info[f"{mode}_class"])
-                    metrics[f"test_auroc_{mode}"] = auroc(bench.test_labels[keep], scores[keep])
+            metrics.update(bench.test_metrics(scores))
         method.train()
         return metrics
 
@@ -113,6 +115,10 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
         add_residual_adapters(backbone)
         freeze_for_adra(backbone)
     method = build_method(cfg.method, backbone).to(device)
+    if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
+        raise ValueError(f"method {cfg.method.name} classifies the normal classes and needs at least two of them; "
+                         f"benchmark {cfg.data.benchmark} gives {len(torch.unique(bench.train_classes))} "
+                         "(use data.benchmark=leave_one_out)")
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device),
         transform=BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment),
@@ -124,27 +130,39 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)
 
 
-def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
-              checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and evaluate one configuration; resume from ``checkpoint_dir`` if it has a checkpoint."""
+def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
+                       checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate; return the row's metrics and facts. Errors propagate (see run_trial)."""
     started = time.perf_counter()
-    cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
     parts = prepare_trial(cfg)
-    bench, device = parts.bench, parts.device
+    bench = parts.bench
     setup_s = time.perf_counter() - started
-
     history = fit(parts.method, parts.regularizer, parts.ctx, cfg.optim, parts.generator,
                   evaluation(parts.method, parts.ctx, bench), report,
                   None if checkpoint_dir is None else Path(checkpoint_dir))
     final = history[-1]
-    best = max(history, key=lambda entry: entry["val_ap"])
-    row: dict[str, Any] = {"status": "ok", **flatten(cfg.model_dump(mode="json"))}
-    row.update({key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))})
-    row.update(
-        epochs_run=final["epoch"], best_val_ap=best["val_ap"], best_val_epoch=best["epoch"],
-        checkpoint="last epoch", ap_definition=AP_DEFINITION, val_protocol=bench.info["val_protocol"],
+    best = max(history, key=lambda entry: entry[cfg.selection_metric])
+    out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
+    out[best_key(cfg.selection_metric)] = best[cfg.selection_metric]
+    out.update(
+        epochs_run=final["epoch"], best_val_epoch=best["epoch"], val_protocol=bench.info["val_protocol"],
         n_train_normal=bench.info["n_train_normal"], n_oe=bench.info["n_oe"], n_test=bench.info["n_test"],
-        n_test_anomalies=bench.info["n_test_anomalies"], device=str(device), torch_version=torch.__version__,
-        node=platform.node(), setup_s=setup_s, train_s=sum(entry["train_s"] for entry in history),
-        total_s=time.perf_counter() - started)
+        n_test_anomalies=bench.info["n_test_anomalies"], device=str(parts.device), torch_version=torch.__version__,
+        node=platform.node(), setup_s=setup_s, train_s=sum(entry["train_s"] for entry in history))
+    return out
+
+
+def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
+              checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate one configuration (resuming from ``checkpoint_dir`` if it has a checkpoint)
+    and return its row; a failure a retry cannot fix returns a ``failed`` row with its message."""
+    started = time.perf_counter()
+    cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
+    row = empty_row(cfg, "ok")
+    try:
+        row.update(train_and_evaluate(cfg, report, checkpoint_dir))
+    except FAILURES as error:
+        log.warning("trial failed: %s: %s", type(error).__name__, error)
+        row.update(status="failed", message=f"{type(error).__name__}: {error}", node=platform.node())
+    row["total_s"] = time.perf_counter() - started
     return row

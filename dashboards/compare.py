@@ -19,21 +19,23 @@ import pandas as pd
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dashboards.metrics import metric_label, metric_name  # noqa: E402
 from dashboards.pages import Cell, esc, is_missing, page, table, write  # noqa: E402
-from dashboards.report import METRICS, budget_label, status_counts  # noqa: E402
+from dashboards.report import budget_label, status_counts  # noqa: E402
 from dashboards.run import Run  # noqa: E402
 
 
 def cells(run: Run) -> tuple[str, pd.DataFrame]:
     """The run's table as numbers, one row per table row: (key name, frame indexed by key with
     each table metric's mean and std in the table's units, and n)."""
-    frame = run.table_frame()
+    data = run.table()
     metrics = compared_metrics(run)
-    if frame is None:
-        raise FileNotFoundError(f"{run.path}: no table.csv; run python tune/aggregate.py {run.path}")
-    if run.search:  # the trial the search selected; aggregate.py wrote its metrics already scaled
+    if data is None:
+        raise FileNotFoundError(f"{run.path}: no table.json; run python dashboards/aggregate.py {run.path}")
+    frame = data.frame()
+    if run.study.search:  # the trial the search selected; its metrics are already in the table's units
         chosen = frame[frame["selected"] == "yes"]
-        searched = list(run.search["space"])
+        searched = run.study.searched
         label = [f"{row['trial']} (" + ", ".join(f"{key} {row[key]:.3g}" for key in searched) + ")"
                  for _, row in chosen.iterrows()]
         out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == "ok").sum())] * len(chosen),
@@ -47,7 +49,7 @@ def cells(run: Run) -> tuple[str, pd.DataFrame]:
 
 def compared_metrics(run: Run) -> list[str]:
     """The table's metrics; for a search, the validation metric that selected the trial first."""
-    return list(dict.fromkeys([run.study["metric"]] * bool(run.search) + run.study["table"]["metrics"]))
+    return list(dict.fromkeys([run.study.metric] * bool(run.study.search) + run.study.table.metrics))
 
 
 def _value(frame: pd.DataFrame, key: str, metric: str) -> tuple[float, float]:
@@ -77,15 +79,18 @@ def _count(frame: pd.DataFrame, key: str) -> Cell:
 
 def _run_card(letter: str, run: Run, reference: list[str]) -> str:
     """A run's budget, protocol, deviations and run notes; those that differ from run A's are marked."""
-    parsed = run.table()
-    notes = [note for note in (parsed.notes if parsed else [])
-             if note.startswith(("Budget:", "Protocol:", "Deviation:", "Run:"))]
-    items = "".join(f'<li class="{"dev" if note.startswith("Deviation:") else ""}'
-                    f'{" differs" if letter != "A" and note not in reference else ""}">{esc(note)}</li>' for note in notes)
+    data = run.table()
+    notes = [note for note in (data.notes if data else []) if note.kind in COMPARED_NOTES]
+    items = "".join(f'<li class="{"dev" if note.kind == "deviation" else ""}'
+                    f'{" differs" if letter != "A" and note.text not in reference else ""}">{esc(note.text)}</li>'
+                    for note in notes)
     return (f"<section><h3>{letter}: {esc(run.name)} <small>run {esc(run.run_id)}</small></h3>"
             f"<p>budget: <b>{esc(budget_label(run))}</b> · {len(run.trials)} trials: {esc(status_counts(run))} · "
             f"git <code>{esc(run.meta.get('git_commit'))}</code><br><code>{esc(run.path)}</code></p>"
             f'<ul class="notes">{items}</ul></section>')
+
+
+COMPARED_NOTES = ("budget", "protocol", "deviation", "run")  # what each run card lists
 
 
 def render(runs: list[Run]) -> str:
@@ -96,15 +101,15 @@ def render(runs: list[Run]) -> str:
         raise ValueError("compare grid studies with grid studies and searches with searches")
     keys = list(dict.fromkeys(key for _, frame in tables for key in frame.index))
     metrics = list(dict.fromkeys(metric for run in runs for metric in compared_metrics(run)))
-    unit = " (%)" if runs[0].scale == 100.0 else ""
+    percent = runs[0].study.table.percent
     first = tables[0][1]
     searched = key_name == "search"  # each run selected its own trial: name it per run
     labels = [f"selected trial {letter}" for letter in letters] if searched else ["method"] * ("method" in first)
     paper = [column for column in first.columns if str(column).startswith("paper ")]
     header = [key_name, *labels]
     for metric in metrics:
-        header += [f"{METRICS.get(metric, metric)}{unit} {letter}" for letter in letters]
-        header += [f"Δ {METRICS.get(metric, metric)} {letter}−A" for letter in letters[1:]]
+        header += [f"{metric_label(metric, percent)} {letter}" for letter in letters]
+        header += [f"Δ {metric_name(metric)} {letter}−A" for letter in letters[1:]]
     header += [f"n {letter}" for letter in letters] + paper
     rows = []
     for key in keys:
@@ -119,10 +124,10 @@ def render(runs: list[Run]) -> str:
         rows.append(("", row))
     classes = ["", *[""] * len(labels), *["num"] * (len(header) - 1 - len(labels) - len(paper)), *["paper"] * len(paper)]
     studies = sorted({run.name for run in runs})
-    reference = runs[0].table().notes if runs[0].table() else []
+    reference = [note.text for note in runs[0].table().notes] if runs[0].table() else []
     body = (f"<header><h1>{esc(' vs '.join(studies))} <small>{len(runs)} runs compared</small></h1>"
             f'<p class="sub">Each cell as its run\'s table has it (mean ± std); Δ = the run minus run A, in the '
-            f"table's units{' (percentage points)' if unit else ''}. Notes of a run that differ from run A's "
+            f"table's units{' (percentage points)' if percent else ''}. Notes of a run that differ from run A's "
             "are highlighted.</p></header>"
             '<section id="table"><h2>Table</h2><div class="wide">'
             + table(header, rows, "compare-table", sortable=True, header_classes=classes) + "</div></section>"

@@ -25,7 +25,7 @@ PREFIX = "search/"  # Tune's flattened config names the searched keys search/<do
 
 def searcher_state(run: Run) -> Path:
     states = sorted((run.path / "tune").glob("searcher-state-*.pkl"), key=lambda path: path.stat().st_mtime)
-    if not run.search or not states:
+    if not run.study.search or not states:
         raise FileNotFoundError(f"{run.path}: not a search run (no search in study.yaml or no "
                                 "tune/searcher-state-*.pkl): only search studies have an Optuna study")
     return states[-1]
@@ -63,12 +63,12 @@ def _describe(study: optuna.Study, run: Run, state: Path) -> None:
     """The objective's name and a note on where the trials come from, shown by the dashboard."""
     from optuna_dashboard import save_note
 
-    metric = run.study.get("metric", "val_ap")
+    metric = run.study.metric
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([metric])
     save_note(study, f"Exported from Tune's checkpoint of the searcher, `{state}`, at "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}.\n\nObjective: `{metric}` ({run.study.get('mode', 'max')}), "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}.\n\nObjective: `{metric}` ({run.study.mode}), "
                      "the validation metric the search optimised, per epoch as intermediate values. Test metrics are "
                      "in the report and trials.csv, never in the search. Each trial's user attributes name its Tune "
                      "trial and its status (`stopped_early`: stopped by the scheduler).")

@@ -12,9 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from dashboards.metrics import metric_label  # noqa: E402
 from dashboards.run import CURVE_METRICS  # noqa: E402
-
-NAMES = {"val_ap": "val AP", "val_auroc": "val AUROC", "train_loss": "train loss"}
 STATUS_COLOURS = {"ok": "tab:blue", "failed": "tab:red", "error": "tab:red", "stopped_early": "tab:gray",
                   "unfinished": "tab:orange"}
 
@@ -48,7 +47,7 @@ def learning_curves(history: pd.DataFrame, group_of: dict[str, str], order: list
             ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"], color=colour,
                             alpha=0.07, lw=0)
         ax.set_xlabel("epoch")
-        ax.set_title(NAMES[metric] + (" (%)" if factor == 100.0 else ""), fontsize=10)
+        ax.set_title(metric_label(metric, factor == 100.0), fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()

@@ -22,12 +22,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboards import plots  # noqa: E402
+from dashboards.metrics import is_fraction, metric_label, metric_name, scale  # noqa: E402
 from dashboards.pages import Cell, esc, image, image_file, is_missing, number, page, table, write  # noqa: E402
 from dashboards.run import Run  # noqa: E402
 
 REPORT = "report.html"
-METRICS = {"val_ap": "val AP", "val_auroc": "val AUROC", "test_ap": "test AP", "test_auroc": "test AUROC",
-           "best_val_ap": "best val AP"}
+TRIAL_METRICS = ("val_ap", "val_auroc", "test_ap", "test_auroc")  # the trial list's metric columns, with best_*
 SECTIONS = {"table": "Table", "figures": "Figures", "curves": "Learning curves", "trials": "Trials",
             "placement": "Where trials ran", "provenance": "Command and commit"}
 
@@ -51,16 +51,16 @@ def status_counts(run: Run) -> str:
 
 
 def budget_label(run: Run) -> str:
-    return " ".join(run.applied) or "as in the study file (embedded default)"
+    return " ".join(run.study.applied) or "as in the study file (embedded default)"
 
 
 def selected_trial(run: Run) -> str | None:
-    """The trial a search selects (by its validation metric; aggregate.py marks it in table.csv)."""
-    frame = run.table_frame()
-    if not run.search or frame is None or "selected" not in frame:
+    """The trial a search selects (by its validation metric; the table marks it)."""
+    data = run.table()
+    if not run.study.search or data is None:
         return None
-    chosen = frame.loc[frame["selected"] == "yes", "trial"]
-    return str(chosen.iloc[0]) if len(chosen) else None
+    chosen = [record["trial"] for record in data.records if record.get("selected") == "yes"]
+    return str(chosen[0]) if chosen else None
 
 
 def _section(key: str, content: str) -> str:
@@ -71,7 +71,7 @@ def _header(run: Run) -> str:
     meta = run.meta
     trouble = run.trials["status"].isin(["unfinished", "error", "failed"]).any()
     chips = [(f"{len(run.trials)} trials: {status_counts(run)}", trouble),
-             (f"budget: {budget_label(run)}", bool(run.applied)),
+             (f"budget: {budget_label(run)}", bool(run.study.applied)),
              (f"wall time {meta.get('wall_s', 0) / 60:.1f} min, {meta.get('workers', '?')} trials at a time", False),
              (f"git {meta.get('git_commit', '?')}", str(meta.get("git_commit", "")).endswith("-dirty")),
              (f"started {time.strftime('%Y-%m-%d %H:%M', time.localtime(meta['started_at']))}", False)]
@@ -81,12 +81,12 @@ def _header(run: Run) -> str:
     items = "".join(f'<li class="warn">{esc(text)}</li>' if warn else f"<li>{esc(text)}</li>" for text, warn in chips)
     nav = "".join(f'<a href="#{key}">{title}</a>' for key, title in SECTIONS.items())
     return (f"<header><h1>{esc(run.name)} <small>run {esc(run.run_id)}</small></h1>"
-            f'<p class="sub">{esc(run.study.get("reproduces") or run.study.get("description") or "")}</p>'
+            f'<p class="sub">{esc(run.study.reproduces or run.study.description)}</p>'
             f'<ul class="chips">{items}</ul><nav>{nav}</nav></header>')
 
 
 def _table_cell(text: str, head: str) -> Cell:
-    """A cell of table.md: numbers ('15.1 ± 15.2' sorts by 15.1) right-aligned, the paper's columns shaded."""
+    """A printed cell: numbers ('15.1 ± 15.2' sorts by 15.1) right-aligned, the paper's columns shaded."""
     try:
         value: float | None = float(text.split(maxsplit=1)[0])
     except (ValueError, IndexError):
@@ -95,24 +95,19 @@ def _table_cell(text: str, head: str) -> Cell:
     return Cell(text, value, " ".join(classes))
 
 
-def _note_class(note: str) -> str:
-    if note.startswith("Deviation:"):
-        return "dev"
-    return "fail" if "failed:" in note else ""
+NOTE_CLASSES = {"deviation": "dev", "failed": "fail"}
+ROW_CLASSES = {"selected": "sel", "mean": "mean", "gain": "gain"}
 
 
 def _table_section(run: Run) -> str:
-    parsed = run.table()
-    if parsed is None:
-        return _section("table", f"<p>No table yet: <code>python tune/aggregate.py {esc(run.path)}</code></p>")
-    selected = parsed.header.index("selected") if "selected" in parsed.header else None
-    rows = []
-    for cells in parsed.rows:
-        rows.append(("sel" if selected is not None and cells[selected] == "yes" else "",
-                     [_table_cell(text, head) for text, head in zip(cells, parsed.header)]))
-    classes = ["paper" if head.startswith("paper ") else "" for head in parsed.header]
-    notes = "".join(f'<li class="{_note_class(note)}">{esc(note)}</li>' for note in parsed.notes)
-    return _section("table", table(parsed.header, rows, "paper-table", sortable=True, header_classes=classes)
+    data = run.table()
+    if data is None:
+        return _section("table", f"<p>No table yet: <code>python dashboards/aggregate.py {esc(run.path)}</code></p>")
+    rows = [(ROW_CLASSES.get(kind, ""), [_table_cell(text, head) for text, head in zip(cells, data.header)])
+            for cells, kind in zip(data.cells, data.row_kinds)]
+    classes = ["paper" if head.startswith("paper ") else "" for head in data.header]
+    notes = "".join(f'<li class="{NOTE_CLASSES.get(note.kind, "")}">{esc(note.text)}</li>' for note in data.notes)
+    return _section("table", table(data.header, rows, "paper-table", sortable=True, header_classes=classes)
                              + f'<ul class="notes">{notes}</ul>')
 
 
@@ -123,18 +118,19 @@ def _figures_section(run: Run) -> str:
 
 def _curves_section(run: Run) -> str:
     history = run.history()
-    metric = run.study.get("metric", "val_ap")
-    if run.search:
-        frame = run.table_frame()
-        order = [str(t) for t in frame["trial"]] if frame is not None else sorted(run.trials["trial"].astype(str))
+    study = run.study
+    if study.search:
+        data = run.table()
+        order = ([str(record["trial"]) for record in data.records] if data is not None
+                 else sorted(run.trials["trial"].astype(str)))
         group_of = {trial: trial for trial in order}
-        title, per = f"{run.name}: per trial, ranked by {METRICS.get(metric, metric)}", "trial"
+        title, per = f"{run.name}: per trial, ranked by {metric_name(study.metric)}", "trial"
     else:
-        axis = run.rows_axis
-        order = [str(v) for v in run.study["grid"].get(axis, [])]
+        axis = study.rows_axis
+        order = [str(v) for v in study.labels(axis)]
         group_of = dict(zip(run.trials["trial"].astype(str), run.trials[axis].astype(str))) if axis in run.trials else {}
         title, per = f"{run.name}: mean per {axis} over its trials, band ± 1 std", axis
-    drawn = plots.learning_curves(history, group_of, order, run.scale, title)
+    drawn = plots.learning_curves(history, group_of, order, scale(study.table.percent), title)
     if drawn is None:
         return _section("curves", "<p>No per-epoch results under tune/ (Tune's result.json of each trial).</p>")
     caption = (f"Per {per}: the metrics every trial reports once per epoch, read from Tune's "
@@ -145,10 +141,10 @@ def _curves_section(run: Run) -> str:
 
 def _trial_columns(run: Run) -> list[tuple[str, str]]:
     """(column, header) of the trial list: labels, searched keys, metrics, where and how long."""
-    searched = list((run.search or {}).get("space", {}))
-    unit = " (%)" if run.scale == 100.0 else ""
-    columns = [("trial", "trial"), ("status", "status"), *((a, a) for a in run.study.get("grid", {})),
-               *((key, key) for key in searched), *((m, name + unit) for m, name in METRICS.items()),
+    study = run.study
+    metrics = [*TRIAL_METRICS, f"best_{study.metric}"]
+    columns = [("trial", "trial"), ("status", "status"), *((a, a) for a in study.grid),
+               *((key, key) for key in study.searched), *((m, metric_label(m, study.table.percent)) for m in metrics),
                ("best_val_epoch", "best val epoch"), ("epochs_run", "epochs"), ("node", "node"),
                ("queued_s", "queued (s)"), ("wall_s", "wall (s)"), ("resumed_from_epoch", "resumed from epoch"),
                ("message", "message"), ("mlflow_run_id", "MLflow run")]
@@ -156,11 +152,11 @@ def _trial_columns(run: Run) -> list[tuple[str, str]]:
 
 
 def _trial_cell(run: Run, column: str, value: object) -> Cell:
-    if column in METRICS:
-        return number(value, run.scale)
+    if is_fraction(column):
+        return number(value, scale(run.study.table.percent))
     if column in ("queued_s", "wall_s"):
         return number(value)
-    if column in (run.search or {}).get("space", {}) and isinstance(value, float) and not is_missing(value):
+    if column in run.study.searched and isinstance(value, float) and not is_missing(value):
         return Cell(f"{value:.3g}", value, "num")
     if isinstance(value, float) and not is_missing(value) and value.is_integer():
         return Cell(int(value), value, "num")
@@ -173,7 +169,7 @@ def _trials_section(run: Run, placement: pd.DataFrame) -> str:
     chosen = selected_trial(run)
     rows = [(" ".join(filter(None, [str(row["status"]), "sel" if row["trial"] == chosen else ""])),
              [_trial_cell(run, column, row.get(column)) for column, _ in columns]) for _, row in frame.iterrows()]
-    classes = ["num" if column in METRICS or column in ("queued_s", "wall_s") else "" for column, _ in columns]
+    classes = ["num" if is_fraction(column) or column in ("queued_s", "wall_s") else "" for column, _ in columns]
     hint = "filter: every word must appear in the row, e.g. <code>a6 ok</code>; click a header to sort"
     return _section("trials", f'<div class="filter"><input type="search" data-filter="trial-table" '
                               f'placeholder="filter trials" aria-label="filter trials"> '
@@ -217,7 +213,7 @@ def _provenance_section(run: Run) -> str:
               ("MLflow", f"experiment {esc(tracking.get('experiment_id'))}, parent run "
                          f"<code>{esc(tracking.get('parent_run_id'))}</code> in <code>{esc(tracking.get('uri'))}</code>; "
                          f"open it: <code>python dashboards/serve.py mlflow {esc(results)}</code>")]
-    if run.search:
+    if run.study.search:
         items.append(("Optuna", f"<code>python dashboards/serve.py optuna {esc(run.path)}</code>"))
     listing = "".join(f"<dt>{esc(key)}</dt><dd>{value}</dd>" for key, value in items)
     study_yaml = (run.path / "study.yaml").read_text()

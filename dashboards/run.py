@@ -1,7 +1,7 @@
 """One study run as the dashboards read it: ``results/<study>/<run-id>/`` as tune/ writes it
-(run.json, study.yaml, trials.csv, table.md/.csv, figures/, and Tune's per-trial files under tune/).
+(run.json, study.yaml, trials.csv, table.json, figures/, and Tune's per-trial files under tune/).
 
-Loaded without importing tune/ or adcore/, which would import torch: a report takes seconds.
+Loaded without importing tune/ or torch: a report takes seconds.
 """
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+
+from dashboards.spec import SavedStudy
+from dashboards.tables import TABLE_JSON, Table
 
 CURVE_METRICS = ("val_ap", "val_auroc", "train_loss")  # what every trial reports once per epoch
 PLACEMENT = ["trial", "status", "node", "ray_node_id", "worker_pid", "start_s", "end_s", "queued_s"]
@@ -29,39 +31,11 @@ def find_run(path: str | Path) -> Path:
     return runs[-1]
 
 
-@dataclass(frozen=True)
-class Table:
-    """table.md as aggregate.py writes it: a title, the printed table and the notes under it."""
-
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    notes: list[str]
-
-
-def read_table_md(path: Path) -> Table:
-    title, header, rows, notes = "", [], [], []
-    for line in path.read_text().splitlines():
-        if line.startswith("## "):
-            title = line[3:]
-        elif line.startswith("|"):
-            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-            if all(set(cell) <= set("-: ") for cell in cells):
-                continue  # the |---|---| line
-            if header:
-                rows.append(cells)
-            else:
-                header = cells
-        elif line.startswith("- "):
-            notes.append(line[2:])
-    return Table(title, header, rows, notes)
-
-
 @dataclass(frozen=True, eq=False)
 class Run:
     path: Path
     meta: dict[str, Any]  # run.json
-    study: dict[str, Any]  # study.yaml: the study as run, overlays applied
+    study: SavedStudy  # study.yaml: the study as run, overlays applied
     trials: pd.DataFrame  # trials.csv: one row per trial
 
     @classmethod
@@ -69,42 +43,20 @@ class Run:
         path = find_run(path)
         trials_csv = path / "trials.csv"
         trials = pd.read_csv(trials_csv) if trials_csv.exists() else pd.DataFrame(columns=["trial", "status"])
-        return cls(path, json.loads((path / "run.json").read_text()),
-                   yaml.safe_load((path / "study.yaml").read_text()), trials)
+        return cls(path, json.loads((path / "run.json").read_text()), SavedStudy.from_file(path / "study.yaml"),
+                   trials)
 
     @property
     def name(self) -> str:
-        return self.study["name"]
+        return self.study.name
 
     @property
     def run_id(self) -> str:
         return self.path.name
 
-    @property
-    def search(self) -> dict[str, Any] | None:
-        return self.study.get("search")
-
-    @property
-    def rows_axis(self) -> str | None:
-        """The table's rows (as tune.study.Study.rows_axis): ``table.rows`` or the first grid axis."""
-        return self.study["table"].get("rows") or next(iter(self.study.get("grid") or {}), None)
-
-    @property
-    def scale(self) -> float:
-        return 100.0 if self.study["table"].get("percent", True) else 1.0
-
-    @property
-    def applied(self) -> list[str]:
-        """--smoke, --budget NAME, --set KEY=VALUE: how this run differs from the study file."""
-        return list(self.study.get("applied") or [])
-
     def table(self) -> Table | None:
-        path = self.path / "table.md"
-        return read_table_md(path) if path.exists() else None
-
-    def table_frame(self) -> pd.DataFrame | None:
-        path = self.path / "table.csv"
-        return pd.read_csv(path) if path.exists() else None
+        """table.json, the table as data (written by dashboards/aggregate.py)."""
+        return Table.load(self.path) if (self.path / TABLE_JSON).exists() else None
 
     def figures(self) -> list[Path]:
         """Every figure of the run, one file per figure: the SVG where there is one, else the PNG."""

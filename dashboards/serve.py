@@ -58,16 +58,16 @@ def mlflow_view(run: Run) -> str:
     def column(key: str) -> str:  # grid labels are params (runs before 'arm' was one have it as a tag)
         return f"params.`{key}`" if key in params else f"tags.`{key}`"
 
-    searched = list((run.search or {}).get("space", {}))
-    metric = run.study.get("metric", "val_ap")
-    metrics = dict.fromkeys([metric, "val_auroc", *run.study["table"]["metrics"]])
+    searched = run.study.searched
+    metric = run.study.metric
+    metrics = dict.fromkeys([metric, "val_auroc", *run.study.table.metrics])
     state: dict[str, object] = {
         "searchFilter": trials, "runsHiddenMode": "SHOW_ALL",
-        "selectedColumns": [*(column(key) for key in [*run.study.get("grid", {}), *searched]),
+        "selectedColumns": [*(column(key) for key in [*run.study.grid, *searched]),
                             *(f"metrics.`{m}`" for m in metrics), "tags.`status`"]}
-    axis = run.rows_axis
-    if run.search:
-        state.update(orderByKey=f"metrics.`{metric}`", orderByAsc=run.study.get("mode") == "min")
+    axis = run.study.rows_axis
+    if run.study.search:
+        state.update(orderByKey=f"metrics.`{metric}`", orderByAsc=run.study.mode == "min")
     elif axis:
         state.update(orderByKey=column(axis), orderByAsc=True, groupBy={
             "aggregateFunction": "average",

@@ -33,9 +33,10 @@ def run_one(preset: str, fold: int, seed: int, overrides: list[str]) -> dict:
     command = [sys.executable, "-m", "adcore.run", "--quiet", "--preset", preset, "--data.fold", str(fold),
                "--seed", str(seed)] + [arg for item in overrides for arg in ("--set", item)]
     done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
+    printed = done.stdout.strip().splitlines()
+    if not printed:  # no row: the configuration was refused, or the process died
         return {"preset": preset, "data.fold": fold, "seed": seed, "status": "failed", "message": done.stderr.strip()[-500:]}
-    return {"preset": preset, **json.loads(done.stdout.strip().splitlines()[-1])}
+    return {"preset": preset, **json.loads(printed[-1])}
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """tune: turn a study YAML into Ray Tune trials of ``adcore.run_trial``, tracked in MLflow.
 
 One job per module: ``study`` (the schema and loading), ``grid`` (grid expansion into trial
-configs), ``space`` (search ranges), ``trainable`` (one Tune trial), ``tracking`` (MLflow),
-``callbacks`` (rows and progress while a study runs), ``results`` (rows and trials.csv),
-``tuner`` (the Tuner, built in one place), ``aggregate`` (tables and figures) and
-``run_study`` (the command line). Nothing here knows how a method trains.
+configs), ``space`` (search ranges), ``trainable`` (one Tune trial, which writes its own row),
+``tracking`` (MLflow), ``callbacks`` (rows of trials that end without one, progress),
+``results`` (the run directory, its rows and the one writer of trials.csv), ``tuner`` (the Tuner,
+built in one place) and ``run_study`` (the command line), which hands the finished run to
+dashboards/ for its table, figures and report. Nothing here knows how a method trains.
 """

@@ -1,4 +1,5 @@
-"""Driver-side Tune callbacks: rows written as trials end, and concise progress lines.
+"""Driver-side Tune callbacks: rows for trials that end without writing their own, trials.csv
+rewritten whenever a trial ends, and concise progress lines.
 
 Both are pickled into Tune's experiment state and come back on ``--resume``, so they hold
 only paths and counters that ``setup`` rebuilds.
@@ -12,7 +13,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from tune.results import RunDir, append_row, logged_rows, trial_row, write_trials_csv
+from tune.results import RunDir, unended_row, write_trials_csv
 from tune.trainable import trial_config
 
 
@@ -24,23 +25,32 @@ def _error_text(trial: Trial) -> str:
         return "the trial errored"
 
 
+def tune_row(trial: Trial, status: str, message: str = "") -> dict[str, Any]:
+    """The row of a Tune trial that has none of its own, from its config and last result."""
+    point = trial.config["point"]
+    return unended_row(str(trial), trial.trial_id, trial_config(trial.config), {**point["labels"], **point["columns"]},
+                       trial.last_result or {}, status, message)
+
+
 class RowWriter(Callback):
-    """Appends a trial's row to rows.jsonl and rewrites trials.csv whenever a trial ends,
-    so finished results are on disk however the study ends."""
+    """Whenever a trial ends: if it wrote no row (a scheduler stopped it, or it errored out of its
+    retries), write one for it; then rewrite trials.csv, so finished results are on disk however
+    the study ends."""
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
 
-    def _write(self, trial: Trial, error: str | None) -> None:
-        row = trial_row(str(trial), trial.config, trial.last_result or {}, error, True, trial_config(trial.config))
-        append_row(self.run, row)
-        write_trials_csv(logged_rows(self.run), self.run.trials_csv)
+    def _ended(self, trial: Trial, status: str, message: str = "") -> None:
+        if not self.run.row_file(trial.trial_id).exists():
+            self.run.write_row(tune_row(trial, status, message))
+        write_trials_csv(self.run)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._write(trial, None)
+        self._ended(trial, "stopped_early")  # a trial that finished wrote its own row
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._write(trial, _error_text(trial))
+        error = _error_text(trial).strip().splitlines()
+        self._ended(trial, "error", error[-1] if error else "the trial errored")
 
 
 class Progress(Callback):

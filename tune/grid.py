@@ -1,32 +1,40 @@
 """Grid expansion: a study's axes -> one validated trial config per grid point.
 
-A trial config is merged in one strict order: the per-trial thread count from the study's
-resources, the study's ``base``, the arm's preset, the other axes' values, the study's
-``overrides`` (``--set``). Every point is validated here, before Ray starts.
+A trial config is merged in one strict order: the per-trial thread count and the study's metric
+(the trial records its best epoch by it), the study's ``base``, the arm's preset, the other axes'
+values, the study's ``overrides`` (``--set``). Every point is validated here, once, before Ray
+starts; the worker validates it once more on its side.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
-from tune.study import ARM_AXIS, Study, StudyError, format_errors, value_label
+from dashboards.spec import ARM_AXIS, value_label
+from tune.study import Study, StudyError, format_errors
 
 
 @dataclass(frozen=True)
 class GridPoint:
     key: str  # stable, filesystem-safe name of the point, e.g. "a3-fold4-seed0"
     labels: dict[str, Any]  # axis -> value at this point (a mapping value: its label, see value_label)
-    config: dict[str, Any]  # the resolved trial config (JSON-able, validated)
+    trial: TrialConfig  # the resolved, validated trial config
+    columns: dict[str, Any] = field(default_factory=dict)  # what rows record besides the labels: the arm's label
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.trial.model_dump(mode="json")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "labels": self.labels, "config": self.config}
+        """What travels to the worker inside Tune's config: plain JSON."""
+        return {"key": self.key, "labels": self.labels, "columns": self.columns, "config": self.config}
 
 
 def expand(study: Study, where: str = "study") -> list[GridPoint]:
@@ -39,7 +47,9 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
         at = dict(zip(axes, values))
         named = {axis: value for axis, value in at.items() if axis not in searched}
         labels = {axis: value_label(value) for axis, value in named.items()}
-        points.append(GridPoint(point_key(named), labels, resolve(study, at, where).model_dump(mode="json")))
+        trial = resolve(study, at, where)
+        columns = {f"{ARM_AXIS}_label": PRESETS.get(named[ARM_AXIS]).label} if ARM_AXIS in named else {}
+        points.append(GridPoint(point_key(named), labels, trial, columns))
     keys = [point.key for point in points]
     if len(set(keys)) != len(keys):
         raise StudyError(f"{where}: two grid points share a name; make the axis values distinct")
@@ -48,13 +58,14 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
 
 def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
     """The trial config at one grid point; errors name the point and the config key."""
-    layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)}}, study.base]
+    layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)},
+                                     "selection_metric": study.metric}, study.base]
     for axis, value in labels.items():
         if axis == ARM_AXIS:
             if value not in PRESETS:
                 raise StudyError(f"{where}: grid.{ARM_AXIS}: unknown preset {value!r}; "
-                                 f"valid presets: {', '.join(sorted(PRESETS))}")
-            layers.append(PRESETS[value])
+                                 f"valid presets: {', '.join(PRESETS.names())}")
+            layers.append(PRESETS.get(value).config)
         else:
             layers.append(set_dotted({}, axis, value))
     layers.append(study.overrides)

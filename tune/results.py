@@ -1,10 +1,10 @@
-"""A study run's files, and its rows: ``results/<study>/<run-id>/trials.csv``, one row per trial.
+"""A study run's files, and its rows: ``results/<study>/<run-id>/``.
 
-A row is adcore's row (flattened config, final and best metrics, timings, node) plus what the
-trial reported around it (trial name and id, grid labels, resumed epoch, Ray node, MLflow run).
-A trial without a row (failed for good, stopped by a scheduler, not finished) still gets a row:
-its config, status, message and its last validation metrics. Rows are built from Tune's
-results only, so they can be rebuilt from a finished or interrupted run at any time.
+Every trial that ends has one row file, ``rows/<trial_id>.json``, written once: by the worker
+(adcore's row, ``ok`` or ``failed``, plus where and when it ran) or, for a trial that ended
+without one (stopped by a scheduler, errored out of its retries), by the driver from the trial's
+config and last reported metrics, with the same fixed keys (``adcore.row``). ``trials.csv`` is
+written by one function, ``write_trials_csv``, from those files and the trials still unfinished.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from adcore.config import flatten
+from adcore.row import empty_row
 
 FRONT = ["trial", "trial_id", "status", "message"]
-LAST_METRICS = ("val_ap", "val_auroc", "train_loss", "best_val_ap")
+LAST_METRICS = ("val_ap", "val_auroc", "train_loss")  # what a trial reports every epoch
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class RunDir:
         return self.path / "trials.csv"
 
     @property
-    def rows_jsonl(self) -> Path:  # appended as trials end; trials.csv is rewritten from it
-        return self.path / "rows.jsonl"
+    def rows_dir(self) -> Path:  # one JSON row per ended trial
+        return self.path / "rows"
 
     @property
     def tune_dir(self) -> Path:  # Tune's storage: experiment state, trial dirs, checkpoints
@@ -85,59 +85,50 @@ class RunDir:
         return json.loads(self.run_json.read_text())
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        _atomic_write(self.run_json, json.dumps(meta, indent=2))
+        atomic_write(self.run_json, json.dumps(meta, indent=2))
+
+    def row_file(self, trial_id: str) -> Path:
+        return self.rows_dir / f"{trial_id}.json"
+
+    def write_row(self, row: dict[str, Any]) -> Path:
+        """A trial's row, written once it has ended (atomically: a reader never sees half a row)."""
+        self.rows_dir.mkdir(exist_ok=True)
+        path = self.row_file(row["trial_id"])
+        atomic_write(path, json.dumps(row, default=str))
+        return path
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row written so far."""
+        return [json.loads(path.read_text()) for path in sorted(self.rows_dir.glob("*.json"))]
 
 
-def trial_row(name: str, config: dict[str, Any], last: dict[str, Any], error: str | None, finished: bool,
-              trial_config: dict[str, Any]) -> dict[str, Any]:
-    """The results row of one Tune trial (named ``name``) from its config and last result."""
-    if "row" in last:
-        return json.loads(last["row"])
-    row: dict[str, Any] = {
-        "trial": name, "trial_id": last.get("trial_id"),
-        "status": "error" if error else ("stopped_early" if finished else "unfinished"),
-        "message": (error or "").strip().splitlines()[-1][:500] if error else "",
-        **config["point"]["labels"], **flatten(trial_config)}
+def unended_row(name: str, trial_id: str, config: dict[str, Any], columns: dict[str, Any], last: dict[str, Any],
+                status: str, message: str = "") -> dict[str, Any]:
+    """The row of a trial that ended without writing its own (``stopped_early``, ``error``) or has not
+    ended (``unfinished``): its config, the last metrics it reported and the fixed keys of every row."""
+    row = {"trial": name, "trial_id": trial_id, **columns, **empty_row(config, status, message)}
     row.update({key: last[key] for key in LAST_METRICS if key in last})
     row["epochs_run"] = last.get("epoch", 0)
     return row
 
 
-def append_row(run: RunDir, row: dict[str, Any]) -> None:
-    with run.rows_jsonl.open("a") as handle:
-        handle.write(json.dumps(row, default=str) + "\n")
-
-
-def logged_rows(run: RunDir) -> list[dict[str, Any]]:
-    """The rows appended so far, the latest per trial."""
-    if not run.rows_jsonl.exists():
-        return []
-    rows = {}
-    for line in run.rows_jsonl.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[row.get("trial_id") or row.get("trial")] = row
-    return list(rows.values())
-
-
-def write_trials_csv(rows: Iterable[dict[str, Any]], path: Path) -> pd.DataFrame:
-    """trials.csv sorted by trial name; list values are written as JSON."""
-    rows = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows]
-    columns = list(dict.fromkeys([*FRONT, *(key for row in rows for key in row)]))
-    frame = pd.DataFrame(rows, columns=columns)
+def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:
+    """trials.csv from the row files and the rows of trials not ended, sorted by trial name; list values
+    as JSON. The one writer of trials.csv."""
+    rows = {row["trial_id"]: row for row in unfinished}
+    rows.update({row["trial_id"]: row for row in run.rows()})  # an ended trial's own row wins
+    flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows.values()]
+    columns = list(dict.fromkeys([*FRONT, *(key for row in flat for key in row)]))
+    frame = pd.DataFrame(flat, columns=columns)
     if len(frame):
         frame = frame.sort_values("trial", kind="stable").reset_index(drop=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = run.trials_csv.with_name(f".{run.trials_csv.name}.{os.getpid()}.tmp")
     frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    os.replace(tmp, run.trials_csv)
     return frame
 
 
-def read_trials(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
-
-
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -31,13 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
-from adcore.config import TrialConfig, flatten  # noqa: E402
+from adcore.config import flatten  # noqa: E402
 from tune.grid import GridPoint, expand  # noqa: E402
-from tune.results import RunDir, trial_row, write_trials_csv  # noqa: E402
+from tune.results import RunDir, unended_row, write_trials_csv  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
 from tune.study import Study, StudyError, load_study  # noqa: E402
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tune.tracking import TrackingInfo
 
 MLFLOW_STATUS = {"ok": "FINISHED", "failed": "FAILED", "error": "FAILED", "stopped_early": "KILLED", "unfinished": "KILLED"}
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         study, run = _load(args)
         points = expand(study, where=str(args.study))
-        space = resolve_space(study, TrialConfig.model_validate(points[0].config), str(args.study)) if study.search else {}
+        space = resolve_space(study, points[0].trial, str(args.study)) if study.search else {}
         _check_scheduler(study, points, str(args.study))
     except (StudyError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
@@ -99,7 +101,7 @@ def _load(args: argparse.Namespace) -> tuple[Study, RunDir | None]:
 
 def _check_scheduler(study: Study, points: list[GridPoint], where: str) -> None:
     """A scheduler can only stop a trial after its grace period, which must fit in the epochs."""
-    epochs = max(point.config["optim"]["epochs"] for point in points)
+    epochs = max(point.trial.optim.epochs for point in points)
     if study.scheduler.name != "fifo" and study.scheduler.grace_period > epochs:
         raise StudyError(f"{where}: scheduler.grace_period ({study.scheduler.grace_period}) is longer than "
                          f"optim.epochs ({epochs}); lower it or use scheduler.name=fifo")
@@ -139,7 +141,7 @@ def _git_commit() -> str:
 
 
 def _environment() -> None:
-    """Settings that must be in place before Ray starts (measured on this stack, see REFERENCE.md)."""
+    """Settings that must be in place before Ray starts (measured on this Ray version)."""
     os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # save Tune's state every second: a killed driver loses little
     os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"  # trials run in our working directory, not Ray's temp dir
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: no Tune tables; our Progress prints one line a trial
@@ -184,7 +186,7 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     info = _start_tracking(args, study, run, meta["git_commit"])  # before any trial starts
     meta["tracking"] = {"uri": info.uri, "experiment_id": info.experiment_id, "parent_run_id": info.parent_run_id}
     run.write_meta(meta)
-    context = TrialContext(study.name, run.run_id, meta["git_commit"], info)
+    context = TrialContext(study.name, str(run.path), meta["git_commit"], info)
     grid = _fit(args, study, points, space, run, meta, context, resuming)
     return _finish(args, study, run, meta, grid)
 
@@ -220,27 +222,29 @@ def _fit(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
 
 
 def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], grid: Any) -> int:
-    """Rows, table and figures, MLflow statuses and artifacts; print where everything is."""
-    from tune.aggregate import aggregate
+    """trials.csv, table, figures and report, MLflow statuses and artifacts; print where everything is."""
+    from dashboards.aggregate import aggregate
     from tune.tracking import TrackingInfo, finish_study_run, settle_children
     from tune.trainable import work_root
 
     total = _total(study)
-    rows, complete = _rows(grid, total)
-    write_trials_csv(rows, run.trials_csv)
+    complete = len(grid) == total and grid.num_terminated + grid.num_errors == total
+    frame = write_trials_csv(run, _unfinished(run, grid))
+    rows = frame.to_dict("records")
     run.write_meta(meta)
     table = aggregate(run.path)
     report = _write_report(run)
     info = TrackingInfo(**meta["tracking"])
-    settle_children(info, {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows if row.get("trial_id")})
-    artifacts = [run.path / name for name in ("table.md", "table.csv", "table.tex", "trials.csv", "study.yaml", "figures",
-                                              "report.html")]
-    finish_study_run(info, "FINISHED" if complete else "KILLED", _summary_metrics(rows), artifacts)
+    settle_children(info, {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows
+                           if isinstance(row.get("trial_id"), str)})
+    artifacts = [run.path / name for name in ("table.json", "table.md", "table.csv", "table.tex", "trials.csv",
+                                              "study.yaml", "figures", "report.html")]
+    finish_study_run(info, "FINISHED" if complete else "KILLED", _summary_metrics(frame), artifacts)
     if complete:
         _prune_checkpoints(run)
         shutil.rmtree(work_root(run.run_id), ignore_errors=True)  # this node's leftovers of killed attempts
     print(f"\n{table}")
-    print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.csv, .tex), figures in {run.figures}")
+    print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.json, .csv, .tex), figures in {run.figures}")
     if report:
         print(f"report:  {report}")
     print(f"mlflow:  experiment {study.name!r}, parent run {info.parent_run_id} in {info.uri}")
@@ -251,6 +255,22 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
               f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
         return 1
     return 0 if any(row["status"] == "ok" for row in rows) else 1
+
+
+def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
+    """Rows for the trials of the ResultGrid that have not ended (an interrupted study): their config
+    and the last metrics they reported. Every ended trial has its row file already."""
+    from tune.trainable import trial_config
+
+    rows = []
+    for result in grid:
+        name = Path(result.path).name
+        trial_id = (result.metrics or {}).get("trial_id") or name
+        if not run.row_file(trial_id).exists():
+            point = result.config["point"]
+            rows.append(unended_row(name, trial_id, trial_config(result.config),
+                                    {**point["labels"], **point["columns"]}, result.metrics or {}, "unfinished"))
+    return rows
 
 
 def _write_report(run: RunDir) -> Path | None:
@@ -280,25 +300,10 @@ def _workers(study: Study) -> int:
     return max(1, min(fits + ([study.concurrency] if study.concurrency else [])))
 
 
-def _rows(grid: Any, expected: int) -> tuple[list[dict[str, Any]], bool]:
-    """One row per Tune trial, and whether every trial of the study ended."""
-    from tune.trainable import trial_config
-
-    complete = len(grid) == expected and grid.num_terminated + grid.num_errors == expected
-    rows = []
-    for result in grid:
-        error = str(result.error) if result.error else None
-        rows.append(trial_row(Path(result.path).name, result.config, result.metrics or {}, error, complete,
-                              trial_config(result.config)))
-    return rows, complete
-
-
-def _summary_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+def _summary_metrics(trials: "pd.DataFrame") -> dict[str, float]:
     """Parent-run metrics: mean test metrics over finished trials, per arm where there are arms."""
-    import pandas as pd
-
-    frame = pd.DataFrame([r for r in rows if r["status"] == "ok"])
-    metrics: dict[str, float] = {"trials_ok": float(len(frame)), "trials": float(len(rows))}
+    frame = trials[trials["status"] == "ok"]
+    metrics: dict[str, float] = {"trials_ok": float(len(frame)), "trials": float(len(trials))}
     for metric in ("test_ap", "test_auroc"):
         if metric in frame:
             metrics[f"{metric}_mean"] = float(frame[metric].mean())

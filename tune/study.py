@@ -16,9 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adcore.config import PAPER_BUDGET, TrialConfig, deep_merge, set_dotted
-from tune.figures import FIGURES
-
-ARM_AXIS = "arm"  # the grid axis whose values are adcore presets (Table 4's a1..a7)
+from dashboards.figures import FIGURES
+from dashboards.spec import SavedStudy, TableSpec, rows_axis, value_label
 
 # The tiniest budget a trial runs at (a few seconds on one core): for tests and --smoke.
 SMOKE_BUDGET: dict[str, Any] = {
@@ -87,29 +86,6 @@ class SmokeSpec(_Strict):
     num_samples: int | None = Field(None, ge=1, description="search trials under --smoke")
 
 
-class PaperSpec(_Strict):
-    metric: str = Field(description="what the published numbers are, e.g. 'mAP (%)'")
-    columns: dict[str, dict[str, float]] = Field(description="column (dataset) -> row value -> published number")
-    budget: str = Field("", description="the paper's budget, in words")
-
-
-class TableSpec(_Strict):
-    rows: str | None = Field(None, description="grid axis whose values are the table rows (default: the first axis)")
-    metrics: list[str] = Field(default_factory=lambda: ["test_ap", "test_auroc"])
-    percent: bool = True
-    paper: PaperSpec | None = None
-    deviations: list[str] = Field(default_factory=list, description="how this study departs from the paper")
-    spread: Literal["std", "sem"] = Field("std", description="± of each cell: sample std, or its standard error "
-                                          "(std / sqrt(n)) as papers that report mean ± SEM over seeds")
-    columns: str | None = Field(None, description="grid axis spread across the columns for the first metric "
-                                "(e.g. data.fold: one column per held-out class, as paper 002's Table 3)")
-    mean_row: bool = Field(False, description="add a row with the mean over the rows (over classes when the rows "
-                           "are classes), the paper's numbers averaged the same way")
-    baseline: str | None = Field(None, description="a value of the rows axis: add a row '<row> - <baseline>' for each "
-                                 "other row, its means minus the baseline's (ours and the paper's), as paper 000's "
-                                 "Table 6 prints each method's gain over HSC")
-
-
 class Study(_Strict):
     """One study file. ``applied`` records the overlays a run added, so a saved study.yaml says
     exactly what ran and ``--resume`` reruns nothing but it."""
@@ -133,7 +109,7 @@ class Study(_Strict):
     smoke: SmokeSpec = Field(default_factory=SmokeSpec)
     table: TableSpec = Field(default_factory=TableSpec)
     figures: list[str] = Field(default_factory=list, description="figures drawn besides the default one, by name "
-                               "(tune/figures/)")
+                               "(dashboards/figures/)")
     applied: list[str] = Field(default_factory=list, description="--smoke/--budget/--set applied to the file (recorded)")
 
     @field_validator("grid")
@@ -168,22 +144,18 @@ class Study(_Strict):
 
     @property
     def rows_axis(self) -> str | None:
-        return self.table.rows or next(iter(self.grid), None)
+        return rows_axis(self.table, self.grid)
 
     def labels(self, axis: str | None) -> list[Any]:
         """The values of a grid axis as rows, names and tables show them (see ``value_label``)."""
         return [value_label(value) for value in self.grid.get(axis, [])] if axis else []
 
+    def saved(self) -> SavedStudy:
+        """The study as dashboards/ read it back from study.yaml."""
+        return SavedStudy.from_dict(self.model_dump(mode="json"))
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
-
-
-def value_label(value: Any) -> Any:
-    """A grid value as a results row records it. A mapping sets several keys of its axis together (e.g.
-    ``data: [{fold: 7, secondary_class: 9}]``, a class pair) and reads 'fold7-secondary_class9'."""
-    if isinstance(value, dict):
-        return "-".join(f"{key}{item}" for key, item in value.items())
-    return value
 
 
 # --- loading ---------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 DB_FILE = "mlflow.db"  # under the results root: sqlite:///<out>/mlflow.db
-ARTIFACTS_DIR = "mlartifacts"
 PARENT_TAG = "mlflow.parentRunId"
 TRIAL_TAG = "tune.trial_id"
 _BATCH = 100  # MLflow accepts at most 100 params (and 1000 metrics) per log_batch

@@ -1,11 +1,11 @@
 """One Tune trial = one ``adcore.run_trial`` call, reported to Tune and MLflow once per epoch.
 
 run_trial writes its checkpoint before each report, so every epoch's report carries that
-directory as a Tune checkpoint: a trial whose worker dies is retried from its last epoch. The
-last epoch's report is held back until run_trial returns its row, so the final Tune result
-carries the whole row (config, metrics, timings) and the driver writes trials.csv from Tune's
-results alone. Errors that a retry cannot fix (missing data, a bad config, a NaN loss) end the
-trial as a row with status "failed" and its message; the study goes on.
+directory as a Tune checkpoint: a trial whose worker dies is retried from its last epoch. When
+run_trial returns its row (``ok``, or ``failed`` with the message of an error a retry cannot fix),
+the worker adds where and when it ran and writes the row to the run directory itself
+(``rows/<trial_id>.json``); Tune receives metrics only, the last epoch's held back until the row
+is written. The study goes on whatever one trial does.
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from ray import tune
 from adcore import run_trial
 from adcore.config import TrialConfig, flatten
 from tune.grid import with_searched
+from tune.results import RunDir
 from tune.tracking import TrackingInfo, TrialRun
 
 PROGRESS_FILE = "tune_progress.json"  # beside adcore's checkpoint: the epoch it holds
-_NOT_RETRYABLE = (FileNotFoundError, ValueError, FloatingPointError)  # adcore's documented errors
 
 
 def work_root(run_id: str) -> Path:
@@ -42,9 +42,13 @@ class TrialContext:
     """What every trial of a study run shares (passed with tune.with_parameters)."""
 
     study: str
-    run_id: str
+    run_path: str  # the run directory, where the trial writes its row
     git_commit: str
     tracking: TrackingInfo
+
+    @property
+    def run_id(self) -> str:
+        return Path(self.run_path).name
 
 
 def trial_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +61,9 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
     started = time.time()
     cfg = TrialConfig.model_validate(trial_config(config))
     point, tctx = config["point"], tune.get_context()
-    trial_id = tctx.get_trial_id()
+    trial_id, metric = tctx.get_trial_id(), cfg.selection_metric
     extras: dict[str, Any] = {
-        "trial": tctx.get_trial_name(), "trial_id": trial_id, **point["labels"],
+        "trial": tctx.get_trial_name(), "trial_id": trial_id, **point["labels"], **point["columns"],
         "git_commit": context.git_commit, "ray_node_id": ray.get_runtime_context().get_node_id(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "worker_pid": os.getpid(),
         "started_at": started,
@@ -73,32 +77,30 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
     workdir.mkdir(parents=True)
     extras["resumed_from_epoch"] = _restore(workdir)
     held: dict[str, Any] = {}
-    best_val = -math.inf
+    best = -math.inf
 
     def report(metrics: dict[str, Any]) -> None:
-        nonlocal best_val
+        nonlocal best
         mlflow_run.log_metrics(metrics, step=metrics["epoch"])
-        best_val = max(best_val, metrics.get("val_ap", -math.inf))
+        best = max(best, metrics.get(metric, -math.inf))
         if metrics["epoch"] == cfg.optim.epochs:
-            held.update(metrics)  # reported with the row once run_trial returns
+            held.update(metrics)  # reported once the row is written
             return
         (workdir / PROGRESS_FILE).write_text(json.dumps({"epoch": metrics["epoch"]}))
-        tune.report({**metrics, "best_val_ap": best_val}, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
+        tune.report({**metrics, f"best_{metric}": best}, checkpoint=tune.Checkpoint.from_directory(str(workdir)))
 
     status = "KILLED"  # if a scheduler stops the trial, report() exits the thread with SystemExit
     try:
-        try:
-            row = run_trial(cfg, report=report, checkpoint_dir=workdir)
-        except _NOT_RETRYABLE as error:
-            message = f"{type(error).__name__}: {error}"
-            row = {"status": "failed", "message": message, **flatten(cfg.model_dump(mode="json"))}
-            mlflow_run.set_tags({"error": message[:5000]})
+        row = {**extras, **run_trial(cfg, report=report, checkpoint_dir=workdir)}
+        if row["status"] != "ok":
+            mlflow_run.set_tags({"error": row["message"][:5000]})
             held = {key: math.nan for key in ("val_ap", "val_auroc")}  # what searchers read as a failed trial
-        row.update(extras, ended_at=time.time(), wall_s=time.time() - started)
+        row.update(ended_at=time.time(), wall_s=time.time() - started)
         mlflow_run.log_metrics({k: row[k] for k in _SUMMARY if k in row}, step=cfg.optim.epochs)
         mlflow_run.set_tags({"status": row["status"]})
+        RunDir(Path(context.run_path)).write_row(row)
         status = "FINISHED" if row["status"] == "ok" else "FAILED"
-        tune.report({**held, "status": row["status"], "wall_s": row["wall_s"], "row": json.dumps(row, default=str)})
+        tune.report({**held, "status": row["status"], "wall_s": row["wall_s"]})
     except Exception:
         status = "FAILED"
         raise
@@ -107,7 +109,7 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-_SUMMARY = ("best_val_ap", "best_val_epoch", "epochs_run", "setup_s", "train_s", "total_s", "wall_s")
+_SUMMARY = ("best_val_ap", "best_val_auroc", "best_val_epoch", "epochs_run", "setup_s", "train_s", "total_s", "wall_s")
 
 
 def _restore(workdir: Path) -> int:

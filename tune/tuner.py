@@ -69,7 +69,7 @@ def trial_name(trial: Trial) -> str:
 
 def build_tuner(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
                 context: TrialContext, run: RunDir) -> tune.Tuner:
-    max_epochs = max(point.config["optim"]["epochs"] for point in points)
+    max_epochs = max(point.trial.optim.epochs for point in points)
     return tune.Tuner(
         trainable(study, context),
         param_space=param_space(study, points, space),

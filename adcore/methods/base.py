@@ -2,7 +2,25 @@
 
 A method owns its new head, its loss and its score. ``score`` is higher for more anomalous
 images; it is ``score_features(embed(x))`` so features can be cached and re-scored without
-running the network again.
+running the network again. What a method can do is declared as class attributes (``trains``,
+``uses_oe``, ``needs_class_labels``, ``uses_imagenet_head``), so the loop and the trial ask
+instead of guessing.
+
+Resume rules (a trial killed after epoch k restarts from its checkpoint and must end with the
+metrics of an uninterrupted run):
+
+1. A resumed trial builds the method afresh on the pretrained network, calls ``setup(ctx)``, then
+   loads the checkpoint with ``load_state_dict``. So everything ``load_state_dict`` fills must
+   exist after ``setup``: heads whose size depends on the data are created there, not in the
+   first training step.
+2. Whatever training changes and later training or scoring reads is in ``state_dict()``:
+   parameters, buffers (``register_buffer``: centres fixed from theta_0, step counters, per-image
+   orders) or, for what is not a tensor (an auxiliary optimiser, SES checkpoints),
+   ``get_extra_state`` / ``set_extra_state``.
+3. What ``prepare_scoring`` refits before every evaluation (scorers, SVMs, Dirichlets) is never
+   saved: it is a function of the saved state.
+4. Randomness comes from torch's global RNG or the trial's generator, both of which the
+   training loop saves with the checkpoint.
 """
 from __future__ import annotations
 
@@ -34,7 +52,9 @@ class NotFittedError(RuntimeError):
 
 class Detector(nn.Module):
     Params: ClassVar[type[ComponentParams]]
+    trains: ClassVar[bool] = True  # the training loop takes steps on loss(); False: nothing trains
     uses_oe: ClassVar[bool] = True  # the training loop feeds OE batches to loss()
+    needs_class_labels: ClassVar[bool] = False  # setup() reads the class of every training normal
     uses_imagenet_head: ClassVar[bool] = False  # the backbone's pretrained classifier stays trainable
 
     def __init__(self, backbone: Backbone, params: ComponentParams) -> None:
@@ -49,7 +69,7 @@ class Detector(nn.Module):
 
     def epoch_steps(self, default: int) -> int:
         """Minibatches per epoch; ``default`` is one pass over the normal images. A method may train
-        a fixed number of minibatches (PANDA's early stopping) or none (a frozen baseline)."""
+        a fixed number of minibatches (PANDA's early stopping) or several per pass (GEOM)."""
         return default
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
@@ -75,6 +95,38 @@ class Detector(nn.Module):
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
+
+
+class FrozenFeatureDetector(Detector):
+    """A detector on a frozen network's features: nothing trains, and ``fit(features, ctx)`` is
+    called once with the training normals' features (as ``embed`` gives them) before the first
+    evaluation. Its fitted state is refitted after a resume, never saved (rule 3)."""
+
+    trains = False
+    uses_oe = False
+
+    def __init__(self, backbone: Backbone, params: ComponentParams) -> None:
+        super().__init__(backbone, params)
+        backbone.requires_grad_(False)
+        backbone.eval()
+        self.fitted = False
+
+    def train(self, mode: bool = True) -> "FrozenFeatureDetector":
+        super().train(mode)
+        self.backbone.eval()  # BatchNorm keeps its pretrained statistics
+        return self
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def prepare_scoring(self, ctx: FitContext) -> None:
+        if not self.fitted:  # the features never change
+            self.fit(ctx.forward_batched(self.embed, ctx.normal), ctx)
+            self.fitted = True
+
+    def fit(self, features: torch.Tensor, ctx: FitContext) -> None:
+        """features: (N, D) of the training normals; ``ctx`` gives what else the fit may use (OE images)."""
+        raise NotImplementedError
 
 
 METHODS: Registry[type[Detector]] = Registry("method")

@@ -10,7 +10,6 @@ reported beside it as ``paper003``. CIFAR-10 one-vs-rest mean AUROC: CSI 94.3, p
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +28,6 @@ ROTATIONS = 4
 
 
 class CSIParams(ComponentParams):
-    name: Literal["csi"] = "csi"
     temperature: float = hparam(0.5, "NT-Xent temperature tau", low=0.05, high=1.0, log=True)
     projection_dim: int = Field(128, ge=1, description="width of the projection head's output z")
 

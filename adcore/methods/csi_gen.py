@@ -17,7 +17,7 @@ method's state, so a resumed run continues them. Published CIFAR-10 mean AUROC: 
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,6 @@ ADAM_BETAS = (0.9, 0.999)
 
 
 class CSIGenParams(CSIParams):
-    name: Literal["csi_gen"] = "csi_gen"  # type: ignore[assignment]
     every: int = hparam(5, "N: the generative model trains every N-th batch", low=1, high=20)
     latent_dim: int = Field(128, ge=1, description="width of the autoencoder's latent code h")
     reconstruction_weight: float = hparam(100.0, "lambda of L_REC's pixel term", low=1.0, high=1000.0, log=True)

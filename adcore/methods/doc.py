@@ -10,7 +10,6 @@ of the training normals, refitted before each evaluation.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 
@@ -22,7 +21,6 @@ from adcore.params import ComponentParams, hparam
 
 
 class DOCParams(ComponentParams):
-    name: Literal["doc"] = "doc"
     compactness_weight: float = hparam(0.1, "lambda in l_D + lambda * l_C (DOC: 0.1)", low=1e-3, high=10.0, log=True)
     center_images: int = hparam(256, "training normals the scoring centre is computed from", low=16, high=4096)
 

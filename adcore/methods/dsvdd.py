@@ -5,7 +5,6 @@ reports DSVDD at 84.8 mean AUROC on Fashion-MNIST one-vs-rest.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 from torch import nn
@@ -18,7 +17,6 @@ from adcore.params import ComponentParams, hparam
 
 
 class DSVDDParams(ComponentParams):
-    name: Literal["dsvdd"] = "dsvdd"
     rep_dim: int = hparam(128, "width of the bias-free head's output z", low=1, high=1024)
 
 

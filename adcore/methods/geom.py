@@ -31,7 +31,6 @@ IMAGES_PER_FORWARD = 2048  # transformed copies per forward pass when scoring (b
 
 
 class GEOMParams(ComponentParams):
-    name: Literal["geom"] = "geom"
     score: Literal["dirichlet", "simplified"] = hparam(
         "dirichlet", "dirichlet: Dirichlet normality score (the paper's); simplified: mean probability of the "
         "right transformation", choices=SCORES)
@@ -111,7 +110,11 @@ class GEOM(Detector):
         """Fit one Dirichlet per transformation to the training normals' softmax vectors (all of S)."""
         n = len(self.transforms)
         log_p = ctx.forward_batched(self.embed, ctx.normal).view(-1, n, n)  # (N, T, K)
-        self.alpha.copy_(fit_dirichlet(log_p.transpose(0, 1)).float())
+        alpha = fit_dirichlet(log_p.transpose(0, 1)).float()
+        if not torch.isfinite(alpha).all():
+            raise FloatingPointError("geom: the Dirichlet fit to the training normals' softmax vectors diverged; "
+                                     "train longer (optim.epochs) or use method.score=simplified")
+        self.alpha.copy_(alpha)
 
     def _normality(self, features: torch.Tensor, score: str) -> torch.Tensor:
         n = len(self.transforms)

@@ -4,7 +4,6 @@ Arm a3 of paper 000's Table 4 (with l2sp): CIFAR-10 mAP 68.5, STL-10 35.0.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 from torch import nn
@@ -16,7 +15,6 @@ from adcore.params import ComponentParams, hparam
 
 
 class HSCParams(ComponentParams):
-    name: Literal["hsc"] = "hsc"
     rep_dim: int = hparam(128, "width of the head's output z", low=1, high=1024)
 
 

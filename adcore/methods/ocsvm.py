@@ -27,10 +27,9 @@ import torch
 from pydantic import Field
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
-from torch import nn
 
 from adcore.context import FitContext
-from adcore.methods.base import METHODS, Detector, NotFittedError
+from adcore.methods.base import METHODS, FrozenFeatureDetector, NotFittedError
 from adcore.models import Backbone
 from adcore.params import ComponentParams, hparam
 
@@ -41,7 +40,6 @@ PAPER_GAMMA = [2.0**e for e in range(-7, 3)]
 
 
 class OCSVMParams(ComponentParams):
-    name: Literal["ocsvm"] = "ocsvm"
     features: Literal["raw", "pretrained"] = Field(
         "raw", description="raw: pixels in [-1, 1]; pretrained: the frozen backbone's pooled features")
     selection: Literal["fixed", "oe_validation", "hindsight"] = Field(
@@ -64,28 +62,15 @@ def grid_name(nu: float, gamma: float) -> str:
 
 
 @METHODS.register("ocsvm")
-class OCSVM(Detector):
+class OCSVM(FrozenFeatureDetector):
     Params = OCSVMParams
-    uses_oe = False
 
     def __init__(self, backbone: Backbone, params: OCSVMParams) -> None:
         super().__init__(backbone, params)
-        backbone.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(backbone.input_mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.input_std).view(1, -1, 1, 1))
         self.channels = 3
         self.svms: dict[str, OneClassSVM] = {}  # "main" and, in hindsight, one per grid point
-
-    def train(self, mode: bool = True) -> "OCSVM":
-        super().train(mode)
-        self.backbone.eval()
-        return self
-
-    def epoch_steps(self, default: int) -> int:
-        return 0  # nothing trains
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return []
 
     def setup(self, ctx: FitContext) -> None:
         self.channels = ctx.normal.shape[1]  # 1 for grey sources, which the transform repeats to 3
@@ -96,11 +81,9 @@ class OCSVM(Detector):
         pixels = (x * self.std + self.mean)[:, : self.channels]
         return (2.0 * pixels - 1.0).flatten(1).float()
 
-    def prepare_scoring(self, ctx: FitContext) -> None:
-        if self.svms:  # the features never change
-            return
+    def fit(self, features: torch.Tensor, ctx: FitContext) -> None:
         p = self.params
-        train = ctx.forward_batched(self.embed, ctx.normal).cpu().double().numpy()
+        train = features.cpu().double().numpy()
         nu, gamma = p.nu, p.gamma
         if p.selection == "oe_validation":
             nu, gamma = self._select_on_oe(train, ctx.forward_batched(self.embed, ctx.oe).cpu().double().numpy())

@@ -7,7 +7,6 @@ not saturate into ties in float32.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 from torch import nn
@@ -19,7 +18,7 @@ from adcore.params import ComponentParams
 
 
 class OEClassifierParams(ComponentParams):
-    name: Literal["oe_classifier"] = "oe_classifier"
+    """Only the name: this component has no parameters."""
 
 
 @METHODS.register("oe_classifier")

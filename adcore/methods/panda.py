@@ -31,7 +31,6 @@ from adcore.params import hparam
 
 
 class PandaParams(StagedParams, ScoringParams):
-    name: Literal["panda"] = "panda"
     loss_form: Literal["paper", "code"] = hparam(
         "paper", "paper: mean ||f(x) - c||^2 (eq. 1); code: also divided by the feature dimension "
         "(the authors' CompactnessLoss)", choices=["paper", "code"])

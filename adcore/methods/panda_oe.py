@@ -7,7 +7,6 @@ kNN's 94.5: OE from natural images does not resemble greyscale Fashion-MNIST ano
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 from torch import nn
@@ -20,7 +19,6 @@ from adcore.params import hparam
 
 
 class PandaOEParams(StagedParams):
-    name: Literal["panda_oe"] = "panda_oe"
     train_stages: int = hparam(1, "the last k stages of the backbone train (PANDA-OE: the last block)", low=1, high=9)
 
 

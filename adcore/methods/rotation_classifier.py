@@ -27,7 +27,6 @@ SCORERS = ("msp", "odin")
 
 
 class RotationClassifierParams(ComponentParams):
-    name: Literal["rotation_classifier"] = "rotation_classifier"
     lam: float = hparam(0.5, "weight of the rotation loss (paper 002: 0.5 CIFAR-10, 1.0 STL-10; 0: classification "
                         "only)", low=0.0, high=2.0)
     scorer: Literal["msp", "odin"] = hparam("msp", "the anomaly score: msp or odin (the other is reported too)",
@@ -40,6 +39,7 @@ class RotationClassifierParams(ComponentParams):
 class RotationClassifier(Detector):
     Params = RotationClassifierParams
     uses_oe = False
+    needs_class_labels = True
 
     def __init__(self, backbone: Backbone, params: RotationClassifierParams) -> None:
         super().__init__(backbone, params)
@@ -50,12 +50,8 @@ class RotationClassifier(Detector):
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     def setup(self, ctx: FitContext) -> None:
-        if ctx.normal_classes is None:
-            raise ValueError("rotation_classifier classifies the normal classes and needs the class of each "
-                             "training normal (FitContext.normal_classes); the benchmark gave none")
+        assert ctx.normal_classes is not None  # needs_class_labels: the trial gives them
         classes, targets = torch.unique(ctx.normal_classes, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError("rotation_classifier needs at least two normal classes (use data.benchmark=leave_one_out)")
         self.classifier = nn.Linear(self.backbone.num_features, len(classes)).to(ctx.device)
         self.targets = targets.to(ctx.device)
 

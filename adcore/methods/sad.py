@@ -4,7 +4,6 @@ one-class baseline that differs from DSVDD only by using OE (and from ADIB with 
 its loss)."""
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 
@@ -15,7 +14,6 @@ from adcore.params import ComponentParams, hparam
 
 
 class SADParams(ComponentParams):
-    name: Literal["sad"] = "sad"
     rep_dim: int = hparam(128, "width of the bias-free head's output z", low=1, high=1024)
     eta: float = hparam(1.0, "weight of the OE term", low=0.01, high=100.0, log=True)
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from adcore.objectives.losses import LOSSES
 
-
-@LOSSES.register("nt_xent")
 def nt_xent(z: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
     """z (2M, D): rows i and i + M are two views of one instance, every other row is a negative.
     Mean over both directions of -log softmax of the positive's cosine similarity / temperature."""

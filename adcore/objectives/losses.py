@@ -5,18 +5,10 @@ every loss is a mean over the images of the step.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 
-from adcore.registry import Registry
 
-LossFn = Callable[..., torch.Tensor]
-LOSSES: Registry[LossFn] = Registry("loss")
-
-
-@LOSSES.register("oe_bce")
 def oe_bce(logits_normal: torch.Tensor, logits_oe: torch.Tensor) -> torch.Tensor:
     """Eq. (1) of paper 000: binary cross-entropy, normal -> 0, OE -> 1. Logits are (B,)."""
     logits = torch.cat([logits_normal, logits_oe])
@@ -29,7 +21,6 @@ def pseudo_huber(z: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(z.pow(2).sum(dim=1) + 1.0) - 1.0
 
 
-@LOSSES.register("hsc")
 def hsc(z_normal: torch.Tensor, z_oe: torch.Tensor) -> torch.Tensor:
     """Hypersphere classifier (Ruff et al. 2020): p(normal | x) = exp(-h(z)), cross-entropy on it.
 
@@ -40,20 +31,17 @@ def hsc(z_normal: torch.Tensor, z_oe: torch.Tensor) -> torch.Tensor:
     return torch.cat([pseudo_huber(z_normal), -torch.log(-torch.expm1(-h_oe))]).mean()
 
 
-@LOSSES.register("center_distance")
 def center_distance(z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distance of each z (B, D) to a fixed centre (D,): DSVDD's loss and score."""
     return (z - center).pow(2).sum(dim=1)
 
 
-@LOSSES.register("sad")
 def sad(z_normal: torch.Tensor, z_oe: torch.Tensor, center: torch.Tensor, eta: float) -> torch.Tensor:
     """Deep SAD with OE as the labelled anomalies: pull normals in, push OE out by 1 / distance."""
     inverse = eta / (center_distance(z_oe, center) + 1e-6)
     return torch.cat([center_distance(z_normal, center), inverse]).mean()
 
 
-@LOSSES.register("doc_compactness")
 def doc_compactness(z: torch.Tensor) -> torch.Tensor:
     """DOC's compactness (Perera & Patel 2019): each output's squared distance to the mean of the
     *other* outputs of the batch, divided by the output dimension. z is (B, D), B >= 2."""
@@ -64,7 +52,6 @@ def doc_compactness(z: torch.Tensor) -> torch.Tensor:
     return (z - mean_of_others).pow(2).sum(dim=1).mean() / dim
 
 
-@LOSSES.register("descriptiveness")
 def descriptiveness(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """DOC's descriptiveness: the pretrained classifier must keep classifying a reference set."""
     return F.cross_entropy(logits, labels)

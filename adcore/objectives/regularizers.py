@@ -40,7 +40,7 @@ REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
 
 
 class NoneParams(ComponentParams):
-    name: Literal["none"] = "none"
+    """Only the name: this component has no parameters."""
 
 
 @REGULARIZERS.register("none")
@@ -52,7 +52,6 @@ class NoRegularizer(Regularizer):
 
 
 class L2SPParams(ComponentParams):
-    name: Literal["l2sp"] = "l2sp"
     alpha: float = hparam(1e-2, "weight alpha of the pull toward theta_0 (paper 000: 1e-2)", low=1e-5, high=1.0, log=True)
     form: Literal["squared", "norm"] = hparam(
         "squared", "squared: alpha*||theta-theta_0||^2 over all trained backbone parameters (the paper); "
@@ -84,7 +83,6 @@ class L2SP(Regularizer):
 
 
 class EWCParams(ComponentParams):
-    name: Literal["ewc"] = "ewc"
     lam: float = hparam(400.0, "Fisher multiplier lambda in lambda/2 * sum F (theta-theta_0)^2 (paper 000: 400; PANDA: 1e4)",
                         low=1.0, high=1e5, log=True)
     fisher_samples: int = hparam(256, "training images the diagonal Fisher is averaged over", low=32, high=4096)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import torch
 
 from adcore.params import ComponentParams
-from adcore.registry import Registry, UnknownNameError
+from adcore.registry import Registry
 
 
 class ScorerNotFittedError(RuntimeError):
@@ -53,19 +53,9 @@ DEFAULT_SCORER = "knn"  # PANDA's
 
 
 def scorer_params(value: Any) -> ComponentParams:
-    """Validate a scorer given as a name or {name: ..., **params} against its own Params model; a
-    mapping without a name tunes the default scorer (``--set method.scorer.k=5`` means kNN with k = 5)."""
-    if isinstance(value, ComponentParams):
-        value = value.model_dump()
-    if isinstance(value, str):
-        value = {"name": value}
-    if not isinstance(value, dict):
-        raise ValueError("a scorer is a name or a mapping of its parameters, e.g. {name: knn, k: 2}")
-    value = {"name": DEFAULT_SCORER, **value}
-    try:
-        return SCORERS.get(value["name"]).Params.model_validate(value)
-    except UnknownNameError as error:  # pydantic reports ValueErrors with the key path
-        raise ValueError(str(error)) from None
+    """A scorer given as a name or {name: ..., **params}, validated by its own Params model; a mapping
+    without a name tunes the default scorer (``--set method.scorer.k=5`` means kNN with k = 5)."""
+    return SCORERS.params(value, default=DEFAULT_SCORER)
 
 
 def build_scorer(params: ComponentParams | str | dict[str, Any]) -> Scorer:

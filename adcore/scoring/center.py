@@ -3,7 +3,6 @@ scorer PANDA compares (paper 001, Sec. 4.2.3: ~2% below kNN, 94.2 vs 96.2 on CIF
 score."""
 from __future__ import annotations
 
-from typing import Literal
 
 import torch
 
@@ -12,7 +11,7 @@ from adcore.scoring.base import SCORERS, Scorer
 
 
 class CenterParams(ComponentParams):
-    name: Literal["center"] = "center"
+    """Only the name: this component has no parameters."""
 
 
 @SCORERS.register("center")

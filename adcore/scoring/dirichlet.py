@@ -39,7 +39,9 @@ def fit_dirichlet(log_p: torch.Tensor, max_iter: int = 1000, tol: float = 1e-9) 
     p = log_p.exp()
     f = p.mean(dim=-2)  # (..., K)
     log_p_hat = log_p.mean(dim=-2)  # (..., K)
-    denominator = n * (f * f.log()).sum(-1) - (f * log_p.sum(dim=-2)).sum(-1)
+    # zero when every sample is the same vector (e.g. an untrained classifier): the MLE concentration is
+    # then infinite; the floor starts the iteration at a large finite one instead of dividing by zero
+    denominator = (n * (f * f.log()).sum(-1) - (f * log_p.sum(dim=-2)).sum(-1)).clamp_min(1e-12)
     alpha = f * (n * (k - 1) * -EULER_PSI1 / denominator)[..., None]
     for _ in range(max_iter):
         new = inverse_digamma(torch.digamma(alpha.sum(-1, keepdim=True)) + log_p_hat)

@@ -4,7 +4,6 @@ means of the training features, clustered by faiss.
 """
 from __future__ import annotations
 
-from typing import Literal
 
 import numpy as np
 import torch
@@ -15,7 +14,6 @@ from adcore.scoring.knn import knn_faiss
 
 
 class KMeansParams(ComponentParams):
-    name: Literal["kmeans"] = "kmeans"
     n_means: int = hparam(10, "number of means (PANDA: 10)", low=1, high=1000)
     iterations: int = hparam(20, "Lloyd iterations", low=1, high=300)
     seed: int = hparam(0, "seed of faiss' initialisation, so a trial's scores repeat", low=0, high=2**31 - 1)

@@ -16,7 +16,6 @@ from adcore.scoring.base import SCORERS, Scorer
 
 
 class KNNParams(ComponentParams):
-    name: Literal["knn"] = "knn"
     k: int = hparam(2, "neighbours whose squared L2 distances are summed (PANDA: 2)", low=1, high=64)
     backend: Literal["faiss", "torch"] = Field(
         "faiss", description="faiss: exact IndexFlatL2 on the CPU; torch: brute force on the features' device")

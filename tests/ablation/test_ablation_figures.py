@@ -10,11 +10,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from tune.figures import FIGURES
-from tune.figures.alpha import alpha_curve, searched_optima
-from tune.figures.baseline_gain import baseline_gain, gain_table
-from tune.figures.minor_mode import minor_mode, relative_curves
-from tune.study import load_study
+from dashboards.figures import FIGURES
+from dashboards.figures.alpha import alpha_curve, searched_optima
+from dashboards.figures.baseline_gain import baseline_gain, gain_table
+from dashboards.figures.minor_mode import minor_mode, relative_curves
+from dashboards.spec import SavedStudy
+from tune.study import load_study as load
+
+
+def load_study(path: str, **overlays) -> SavedStudy:
+    """A study file as a finished run saved it, which is what figures read."""
+    return load(path, **overlays).saved()
 
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "data.oe_corpus": "mnist5k"}
@@ -36,7 +42,7 @@ def _alpha_rows() -> pd.DataFrame:
 def _search_run(folder: Path) -> None:
     """A finished search run of the same study: the best val AP is not the best test AP."""
     folder.mkdir(parents=True)
-    study = load_study("studies/alpha_sweep.yaml", sets=SEARCH)
+    study = load("studies/alpha_sweep.yaml", sets=SEARCH)
     (folder / "study.yaml").write_text(study.to_yaml())
     pd.DataFrame([
         {"trial": "a", "status": "ok", "regularizer.alpha": 3e-3, "optim.lr": 0.05, "data.fold": 0,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adcore.config import TrialConfig, build_config
-from adcore.presets import ARM_LABELS, PRESETS, preset
+from adcore.presets import PRESETS, preset
 from adcore.trial import run_trial
 from tune.grid import expand
 from tune.space import resolve_space
@@ -39,9 +39,9 @@ def test_alpha_search_variant_searches_alpha_and_lr_on_held_out_classes() -> Non
 
 
 def test_sad_of_figure_5_is_adib_without_its_pull() -> None:
-    adib, sad = PRESETS["adib"], PRESETS["adib_alpha0"]
+    adib, sad = preset("adib"), preset("adib_alpha0")
     assert {**sad, "regularizer": adib["regularizer"]} == adib and sad["regularizer"]["alpha"] == 0.0
-    assert "alpha = 0" in ARM_LABELS["adib_alpha0"] and PRESETS["sad"]["method"]["name"] == "sad"  # Deep SAD stays
+    assert "alpha = 0" in PRESETS.get("adib_alpha0").label and preset("sad")["method"]["name"] == "sad"  # Deep SAD stays
 
 
 def test_a_minor_mode_trial_runs_with_no_secondary_image(tiny_budget) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from adcore.config import DataConfig
+from adcore.data.config import DataConfig
 from adcore.data import make_benchmark
 from adcore.data.sources import SOURCES, load_source
 from adcore.data.sources.smooth_noise import SIDE, SIZE

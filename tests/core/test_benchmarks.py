@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from adcore.config import DataConfig
+from adcore.data.config import DataConfig
 from adcore.data import make_benchmark
 from adcore.data.sources import load_source
 from adcore.data.transforms import resize_images

@@ -6,8 +6,10 @@ from adcore.config import TrialConfig, build_config, flatten, set_dotted
 from adcore.methods import METHODS
 from adcore.objectives import REGULARIZERS
 from adcore.params import search_range
-from adcore.presets import PRESETS, TABLE4_ARMS, preset
+from adcore.presets import preset
 from adcore.registry import UnknownNameError
+
+TABLE4_ARMS = ("a1", "a2", "a3", "a4", "a5", "a6", "a7")
 
 
 def test_unknown_key_and_wrong_type_are_errors() -> None:
@@ -47,7 +49,7 @@ def test_table4_arms_are_expressible() -> None:
     assert arms["a5"].regularizer.name == "ewc" and arms["a5"].regularizer.lam == 400
     assert arms["a6"].model.adapters and arms["a6"].regularizer.name == "none"
     assert arms["a7"].regularizer.name == "l2sp" and arms["a7"].regularizer.alpha == 1e-2
-    assert PRESETS["adib"] == PRESETS["a7"] and PRESETS["adra"] == PRESETS["a6"]
+    assert preset("adib") == preset("a7") and preset("adra") == preset("a6")
 
 
 def test_minor_mode_needs_a_secondary_class() -> None:

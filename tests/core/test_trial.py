@@ -8,6 +8,7 @@ import pytest
 from adcore import build_config, run_trial
 from adcore.presets import preset
 from adcore.train import CHECKPOINT_FILE, NonFiniteLossError
+from adcore.trial import train_and_evaluate
 
 METRICS = ("test_ap", "test_auroc", "val_ap", "val_auroc", "train_loss")
 
@@ -44,8 +45,12 @@ def test_interrupted_and_resumed_run_ends_with_the_uninterrupted_metrics(
 
 def test_nan_loss_ends_the_trial_with_a_clear_error(tiny_budget) -> None:
     tiny_budget["optim"]["lr"] = 1e12
+    cfg = build_config(tiny_budget, preset("a2"))
     with pytest.raises(NonFiniteLossError, match="lower optim.lr"):
-        run_trial(build_config(tiny_budget, preset("a2")))
+        train_and_evaluate(cfg)
+    row = run_trial(cfg)  # the trial's row says so, with every key a finished row has
+    assert row["status"] == "failed" and "NonFiniteLossError" in row["message"] and "lower optim.lr" in row["message"]
+    assert row["test_ap"] is None and set(run_trial(build_config(tiny_budget, {"optim": {"lr": 0.1}}))) == set(row)
 
 
 @pytest.mark.parametrize("arm", ["a1", "a3", "a4", "a5", "a6"])

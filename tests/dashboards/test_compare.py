@@ -3,6 +3,7 @@ run would leave it (other numbers, another budget); every cell, its difference t
 and each run's budget."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -28,11 +29,12 @@ def _gpu_copy(run: Path, folder: Path) -> Path:
     """The run's files with test AP of a7 5 points higher, a budget line changed, --budget applied."""
     copy = folder / "20990101-000000"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("tune", "report.html"))
-    table = pd.read_csv(copy / "table.csv")
-    table.loc[table["arm"] == "a7", "test_ap_mean"] += 5.0
-    table.to_csv(copy / "table.csv", index=False)
-    notes = (copy / "table.md").read_text().replace("- Budget: fashion_mnist", "- Budget: cifar10")
-    (copy / "table.md").write_text(notes)
+    table = json.loads((copy / "table.json").read_text())
+    for record in table["records"]:
+        record["test_ap_mean"] += 5.0 * (record["arm"] == "a7")
+    for note in table["notes"]:
+        note["text"] = note["text"].replace("Budget: fashion_mnist", "Budget: cifar10")
+    (copy / "table.json").write_text(json.dumps(table))
     study = (copy / "study.yaml").read_text().replace("- --smoke", "- --budget paper_cifar10")
     (copy / "study.yaml").write_text(study)
     return copy

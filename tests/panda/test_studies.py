@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from adcore.config import TrialConfig
-from tune.figures.steps import auroc_vs_steps, step_columns
+from dashboards.figures.steps import auroc_vs_steps, step_columns
 from tune.grid import expand
 from tune.space import resolve_space
 from tune.study import load_study

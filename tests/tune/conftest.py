@@ -4,7 +4,6 @@ with it) and MLflow queries. Results and MLflow always go under the test's tmp_p
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import signal
@@ -139,10 +138,8 @@ def trials(run: RunDir) -> pd.DataFrame:
 
 
 def logged(run: RunDir) -> list[dict[str, Any]]:
-    """Rows appended to rows.jsonl so far (trials that ended)."""
-    if not run.rows_jsonl.exists():
-        return []
-    return [json.loads(line) for line in run.rows_jsonl.read_text().splitlines() if line.strip()]
+    """The row files written so far (trials that ended)."""
+    return run.rows() if run.rows_dir.is_dir() else []
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:

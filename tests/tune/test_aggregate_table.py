@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from tune.aggregate import grid_table
-from tune.describe import budget_text
+from dashboards.describe import budget_text
+from dashboards.tables import grid_table
 from tune.study import Study
 
 
@@ -23,18 +23,18 @@ ROWS = pd.DataFrame([{"status": "ok", "arm": arm, "data.fold": fold, "seed": see
 
 
 def test_sem_is_the_sample_std_over_root_n() -> None:
-    std = grid_table(_study(), ROWS)[0].set_index("arm")["test_auroc_std"]
-    sem = grid_table(_study(spread="sem"), ROWS)[0].set_index("arm")["test_auroc_std"]
+    std = grid_table(_study().saved(), ROWS)[0].set_index("arm")["test_auroc_std"]
+    sem = grid_table(_study(spread="sem").saved(), ROWS)[0].set_index("arm")["test_auroc_std"]
     assert sem["a6"] == pytest.approx(std["a6"] / math.sqrt(4))
 
 
 def test_columns_axis_gives_one_cell_per_class_and_the_mean_row_averages_rows() -> None:
-    table, notes = grid_table(_study(columns="data.fold", mean_row=True), ROWS)
+    table, notes = grid_table(_study(columns="data.fold", mean_row=True).saved(), ROWS)
     a7 = table.set_index("arm").loc["a7"]
     assert a7["fold 0"] == pytest.approx(100 * 0.71) and a7["fold 1"] == pytest.approx(100 * 0.81)
     assert table["arm"].iloc[-1] == "mean" and table["n"].iloc[-1] == 8
     assert table["test_auroc_mean"].iloc[-1] == pytest.approx(table["test_auroc_mean"].iloc[:2].mean())
-    assert any("fold <value>" in note for note in notes)
+    assert any("fold <value>" in note.text for note in notes)
 
 
 def test_columns_must_be_another_grid_axis() -> None:

@@ -18,7 +18,8 @@ GOOD = {"grid": {"data.fold": [0, 1]}}
     ({"scheduler": {"grace": 2}}, [], "scheduler.grace", "valid keys: grace_period, min_samples_required, name"),
     ({"metric": "test_ap"}, [], "metric", "'val_ap' or 'val_auroc'"),
     ({"resources": {"gpu": 0.3}}, [], "resources.gpu", "divide one card"),
-    ({"base": {"data": {"benchmark": "leave_one"}}}, [], "data.benchmark", "'leave_one_out', 'one_vs_rest' or 'minor_mode'"),
+    ({"base": {"data": {"benchmark": "leave_one"}}}, [], "data.benchmark",
+     "unknown benchmark 'leave_one'; valid benchmarks: "),  # every registered name follows (tests/core/test_registries.py)
     ({"base": {"data": {"fols": 1}}}, [], "data.fols", "valid keys: augment, benchmark"),
     ({"base": {"method": {"name": "padim"}}}, [], "method", "valid methods: "),  # the list grows as adcore registers methods
     ({"base": {"regularizer": {"name": "l2sp", "alpah": 0.1}}}, [], "regularizer.alpah", "valid keys: alpha, form, name"),

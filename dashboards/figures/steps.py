@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tune.describe import short_budget
-from tune.figures.base import FIGURES, finished, pyplot, save
+from dashboards.describe import short_budget
+from dashboards.figures.base import FIGURES, finished, pyplot, save
+from dashboards.spec import SavedStudy
 
 STEP_COLUMN = re.compile(r"^test_auroc_step(\d+)$")
 
@@ -48,5 +49,5 @@ def auroc_vs_steps(frame: pd.DataFrame, group_by: str | None, folder: Path, titl
 
 
 @FIGURES.register("auroc_vs_steps")
-def figure(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+def figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
     return auroc_vs_steps(frame, study.rows_axis, folder, f"{study.name}: AUROC against training steps")

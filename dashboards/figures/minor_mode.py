@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from adcore.presets import ARM_LABELS
-from tune.describe import common_value, short_budget
-from tune.figures.base import FIGURES, finished, pyplot, save
+from dashboards.describe import common_value, short_budget
+from dashboards.figures.base import FIGURES, finished, pyplot, save, value_labels
+from dashboards.spec import SavedStudy
 
 RATIO, PRIMARY, SECONDARY = "data.minor_ratio", "data.fold", "data.secondary_class"
 MODES = {"test_auroc_secondary": "-", "test_auroc_primary": "--"}  # the paper: primary dashed
@@ -39,12 +39,14 @@ def relative_curves(rows: pd.DataFrame, group_by: str | None) -> dict[tuple, pd.
     return curves
 
 
-def minor_mode(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+@FIGURES.register("minor_mode")
+def minor_mode(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the panels; None without the minor-mode columns (another benchmark, or no finished trial)."""
     rows = finished(frame)
     if rows.empty or not {RATIO, PRIMARY, SECONDARY, *MODES} <= set(rows.columns):
         return None
     group_by = study.rows_axis if study.rows_axis in rows else None
+    names = value_labels(rows, group_by)
     curves = relative_curves(rows, group_by)
     pairs = list(dict.fromkeys(key[:2] for key in curves))
     found = list(dict.fromkeys(key[2] for key in curves))
@@ -61,7 +63,7 @@ def minor_mode(study, frame: pd.DataFrame, folder: Path) -> Path | None:
                 continue
             for column, style in MODES.items():
                 ax.plot(curve.index, curve[column], style, marker="o" if style == "-" else None, markersize=3,
-                        color=colours[method], label=ARM_LABELS.get(str(method), f"{group_by} = {method}")
+                        color=colours[method], label=names.get(str(method), f"{group_by} = {method}")
                         if style == "-" else None)
         ax.set_xscale("symlog", linthresh=_smallest_positive(rows[RATIO]), linscale=0.5)
         ticks = sorted(rows[RATIO].unique())
@@ -84,8 +86,3 @@ def minor_mode(study, frame: pd.DataFrame, folder: Path) -> Path | None:
 def _smallest_positive(values: pd.Series) -> float:
     positive = values[values > 0]
     return float(positive.min()) if len(positive) else 1.0
-
-
-@FIGURES.register("minor_mode")
-def figure(study, frame: pd.DataFrame, folder: Path) -> Path | None:
-    return minor_mode(study, frame, folder)

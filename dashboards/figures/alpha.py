@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from tune.describe import common_value, short_budget
-from tune.figures.base import FIGURES, finished, pyplot, save
+from dashboards.describe import common_value, short_budget
+from dashboards.figures.base import FIGURES, finished, pyplot, save
+from dashboards.metrics import metric_name, scale, unit
+from dashboards.spec import SavedStudy
 
 ALPHA = "regularizer.alpha"
-NAMES = {"test_ap": "test AP", "test_auroc": "test AUROC", "val_ap": "val AP", "val_auroc": "val AUROC"}
 
 
 @dataclass(frozen=True)
@@ -56,28 +57,29 @@ def searched_optima(run_dir: Path, frame: pd.DataFrame) -> list[Optimum]:
     return optima
 
 
-def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+@FIGURES.register("alpha_curve")
+def alpha_curve(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the curve; None for a search run or rows without alpha or the metric (e.g. other studies)."""
     metric = study.table.metrics[0]
     rows = finished(frame)
     if study.search is not None or rows.empty or ALPHA not in rows or metric not in rows:
         return None
     plt = pyplot()
-    scale = 100.0 if study.table.percent else 1.0
-    unit = " (%)" if study.table.percent else ""
+    factor, shown_unit = scale(study.table.percent), unit(study.table.percent)
     fig, ax = plt.subplots(figsize=(7.0, 5.2))
     curves = [(metric, "-", "o", "tab:blue")]
     if metric != "val_ap" and "val_ap" in rows:
         curves.append(("val_ap", "--", ".", "tab:gray"))
     for name, style, marker, colour in curves:
-        values = rows.groupby(ALPHA)[name].agg(["mean", "std", "count"]).mul([scale, scale, 1]).sort_index()
+        values = rows.groupby(ALPHA)[name].agg(["mean", "std", "count"]).mul([factor, factor, 1]).sort_index()
         std = values["std"].fillna(0.0)
-        label = f"ours: {NAMES.get(name, name)}, mean ± std over {int(values['count'].max())} trials per alpha"
+        label = f"ours: {metric_name(name)}, mean ± std over {int(values['count'].max())} trials per alpha"
         if name == "val_ap":
             label = f"ours: val AP ({common_value(rows, 'val_protocol')}), what a no-peek choice sees"
         ax.plot(values.index, values["mean"], style, marker=marker, color=colour, label=label)
         ax.fill_between(values.index, values["mean"] - std, values["mean"] + std, color=colour, alpha=0.15)
-    for marker, (column, numbers) in zip("s^Dv", study.table.paper.columns.items() if study.table.paper else []):
+    paper = study.table.paper.columns.items() if study.table.paper and study.rows_axis == ALPHA else []  # by alpha
+    for marker, (column, numbers) in zip("s^Dv", paper):
         points = {float(alpha): value for alpha, value in numbers.items()}
         ax.scatter(list(points), list(points.values()), marker=marker, facecolors="none", edgecolors="tab:red",
                    label=f"paper: {column}", zorder=3)
@@ -86,11 +88,11 @@ def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
         lr = f", lr {optimum.row['optim.lr']:.2g}" if "optim.lr" in optimum.row else ""
         other = "" if optimum.same_budget else ", other budget"
         ax.axvline(optimum.alpha, color="tab:orange", ls=":", lw=1)
-        ax.scatter([optimum.alpha], [optimum.row.get(metric, float("nan")) * scale], marker="*", s=180,
+        ax.scatter([optimum.alpha], [optimum.row.get(metric, float("nan")) * factor], marker="*", s=180,
                    color="tab:orange", zorder=4, label=None if i else "searched optimum (selected by validation)")
         ax.annotate(f"{optimum.run_id}: alpha {optimum.alpha:.2g}{lr}\nfold {optimum.row.get('data.fold', '?')}, best "
-                    f"{NAMES.get(optimum.metric, optimum.metric)} of {optimum.trials} finished{other}",
-                    (optimum.alpha, optimum.row.get(metric, float("nan")) * scale), textcoords="offset points",
+                    f"{metric_name(optimum.metric)} of {optimum.trials} finished{other}",
+                    (optimum.alpha, optimum.row.get(metric, float("nan")) * factor), textcoords="offset points",
                     xytext=(6, 8 + 22 * i), fontsize=7, color="tab:orange",
                     bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
     positive = sorted(a for a in rows[ALPHA].unique() if a > 0)
@@ -98,15 +100,10 @@ def alpha_curve(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     ticks = sorted(rows[ALPHA].unique())
     ax.set_xticks(ticks, ["0\n(SAD)" if a == 0 else f"{a:g}" for a in ticks])
     ax.set_xlabel("alpha (weight of ||theta - theta_0||^2; 0 = no pull)")
-    ax.set_ylabel(f"{NAMES.get(metric, metric).split()[-1]}{unit}")
-    ax.set_title(f"{study.name}: {NAMES.get(metric, metric)} against ADIB's alpha", fontsize=10)
+    ax.set_ylabel(f"{metric_name(metric).split()[-1]}{shown_unit}")
+    ax.set_title(f"{study.name}: {metric_name(metric)} against ADIB's alpha", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     caption = short_budget(rows) + ("; star: the trial a search beside this run selected by its validation metric "
                                     "(height: its test value, never used to choose)" if optima else "")
     return save(fig, folder, f"{metric}_vs_alpha", caption)
-
-
-@FIGURES.register("alpha_curve")
-def figure(study, frame: pd.DataFrame, folder: Path) -> Path | None:
-    return alpha_curve(study, frame, folder)

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adcore.presets import ARM_LABELS
-from tune.describe import short_budget
-from tune.figures.base import FIGURES, finished, pyplot, save
-
-NAMES = {"test_ap": "test AP", "test_auroc": "test AUROC"}
+from dashboards.describe import short_budget
+from dashboards.figures.base import FIGURES, finished, pyplot, save, value_labels
+from dashboards.metrics import metric_label, metric_name, scale
+from dashboards.spec import SavedStudy
 
 
 def gain_table(rows: pd.DataFrame, methods: str, groups: str, metric: str, baseline: str) -> pd.DataFrame:
@@ -26,7 +25,8 @@ def gain_table(rows: pd.DataFrame, methods: str, groups: str, metric: str, basel
     return means.drop(columns=baseline).sub(means[baseline], axis=0)
 
 
-def baseline_gain(study, frame: pd.DataFrame, folder: Path) -> Path | None:
+@FIGURES.register("baseline_gain")
+def baseline_gain(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw both panels; None without a baseline and a columns axis, or without the rows they need."""
     methods, groups, baseline = study.rows_axis, study.table.columns, study.table.baseline
     metric = study.table.metrics[0]
@@ -36,8 +36,8 @@ def baseline_gain(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     rows = rows.assign(**{methods: rows[methods].astype(str), groups: rows[groups].astype(str)})
     if baseline not in set(rows[methods]):
         return None
-    scale = 100.0 if study.table.percent else 1.0
-    rows[metric] = rows[metric] * scale
+    labels = value_labels(rows, methods)
+    rows[metric] = rows[metric] * scale(study.table.percent)
     order = [str(v) for v in study.labels(methods) if str(v) in set(rows[methods])]
     group_order = [str(v) for v in study.labels(groups) if str(v) in set(rows[groups])]
     colours = {m: f"C{i % 10}" for i, m in enumerate(order)}
@@ -49,10 +49,10 @@ def baseline_gain(study, frame: pd.DataFrame, folder: Path) -> Path | None:
         means = [stats["mean"].get((g, method), np.nan) for g in group_order]
         stds = [stats["std"].get((g, method), np.nan) for g in group_order]
         left.bar(np.arange(len(group_order)) + (i - (len(order) - 1) / 2) * width, means, width, yerr=stds,
-                 capsize=2, color=colours[method], label=ARM_LABELS.get(method, method))
+                 capsize=2, color=colours[method], label=labels.get(method, method))
     left.set_xticks(range(len(group_order)), group_order)
     left.set_xlabel(groups)
-    left.set_ylabel(f"{NAMES.get(metric, metric)}{' (%)' if study.table.percent else ''}, mean ± std")
+    left.set_ylabel(f"{metric_label(metric, study.table.percent)}, mean ± std")
     left.set_ylim(bottom=max(0.0, np.nanmin(stats["mean"] - stats["std"].fillna(0)) - 5))
     left.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(order), frameon=False)
     left.grid(axis="y", alpha=0.3)
@@ -61,23 +61,18 @@ def baseline_gain(study, frame: pd.DataFrame, folder: Path) -> Path | None:
     names = group_order + [f"paper: {column}" for column in paper]
     for method in [m for m in order if m != baseline]:
         right.plot(range(len(group_order)), gains[method], "o", color=colours[method], ms=7,
-                   label=f"{ARM_LABELS.get(method, method)} - {baseline}")
+                   label=f"{labels.get(method, method)} - {baseline}")
         published = [numbers.get(method, np.nan) - numbers.get(baseline, np.nan) for numbers in paper.values()]
         right.plot(range(len(group_order), len(names)), published, "o", mfc="none", color=colours[method], ms=7)
     right.axhline(0.0, color="gray", lw=0.5)
     right.axvline(len(group_order) - 0.5, color="gray", ls=":", lw=0.8)
     right.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
-    right.set_ylabel(f"gain over {baseline} ({NAMES.get(metric, metric)} points)")
+    right.set_ylabel(f"gain over {baseline} ({metric_name(metric)} points)")
     right.set_title("filled: ours; hollow: the paper", fontsize=8)
     right.legend(fontsize=7)
     right.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{study.name}: {NAMES.get(metric, metric)} per {groups} and the gain over {baseline}", fontsize=10)
+    fig.suptitle(f"{study.name}: {metric_name(metric)} per {groups} and the gain over {baseline}", fontsize=10)
     caption = short_budget(rows)
     if study.table.paper:
         caption += f"; paper: {study.table.paper.metric}"
     return save(fig, folder, f"gain_over_{baseline}", caption)
-
-
-@FIGURES.register("baseline_gain")
-def figure(study, frame: pd.DataFrame, folder: Path) -> Path | None:
-    return baseline_gain(study, frame, folder)

@@ -1,0 +1,50 @@
+"""Minor modes (paper 000, Figure 5): the normal data mix a primary class y_a (``fold``) and a
+secondary class y_b (``secondary_class``) as S_n ~ 1/(r+1) P(y_a) + r/(r+1) P(y_b), r = ``minor_ratio``;
+every other class is an anomaly. Besides AP and AUROC it reports the AUROC of each normal mode
+against the anomalies, ``test_auroc_primary`` and ``test_auroc_secondary``."""
+from __future__ import annotations
+
+import torch
+
+from adcore.data.benchmarks.base import (BENCHMARKS, Benchmark, Protocol, Selection, check_class, n_train,
+                                         of_classes, take)
+from adcore.data.config import DataConfig
+from adcore.data.sources import ImageSet
+from adcore.metrics import auroc
+
+MODES = ("primary", "secondary")
+
+
+@BENCHMARKS.register("minor_mode")
+class MinorMode(Protocol):
+    metric_names = tuple(f"test_auroc_{mode}" for mode in MODES)
+
+    def check(self, cfg: DataConfig) -> None:
+        super().check(cfg)
+        if cfg.secondary_class is None:
+            raise ValueError("data.secondary_class is required when data.benchmark is minor_mode")
+        if cfg.secondary_class == cfg.fold:
+            raise ValueError("data.secondary_class must differ from data.fold")
+
+    def select(self, cfg: DataConfig, train: ImageSet, generator: torch.Generator) -> Selection:
+        assert cfg.secondary_class is not None
+        check_class("secondary_class", cfg.secondary_class, len(train.class_names))
+        primary, secondary = cfg.fold, cfg.secondary_class
+        primary_idx = of_classes(train.labels, [primary])
+        n_total = n_train(cfg.n_normal, primary_idx, cfg.n_val)
+        n_secondary = round(n_total * cfg.minor_ratio / (1.0 + cfg.minor_ratio))
+        take_a, rest_a = take(primary_idx, n_total - n_secondary, generator)
+        take_b, _ = take(of_classes(train.labels, [secondary]), n_secondary, generator)
+        anomalies = [c for c in range(len(train.class_names)) if c not in (primary, secondary)]
+        info = dict(primary_class=primary, secondary_class=secondary, minor_ratio=cfg.minor_ratio,
+                    n_secondary=n_secondary)
+        # validation normals: the primary class
+        return Selection([primary, secondary], anomalies, torch.cat([take_a, take_b]), rest_a, info=info)
+
+    def test_metrics(self, bench: Benchmark, scores: torch.Tensor) -> dict[str, float]:
+        """Each normal mode against the anomalies."""
+        metrics = {}
+        for mode in MODES:
+            keep = (bench.test_labels == 1) | (bench.test_classes == bench.info[f"{mode}_class"])
+            metrics[f"test_auroc_{mode}"] = auroc(bench.test_labels[keep], scores[keep])
+        return metrics

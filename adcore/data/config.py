@@ -1,0 +1,45 @@
+"""What data a trial sees: the source, the benchmark protocol and its classes, the OE corpus, the
+image size and the image budget. Protocol-specific checks live with the protocol
+(``adcore.data.benchmarks``), which this config asks once it is otherwise valid."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from adcore.params import StrictModel, hparam
+
+
+class DataConfig(StrictModel):
+    dataset: str = Field("fashion_mnist", description="registered image source of normal and test data")
+    data_root: str | None = Field(None, description="directory with the dataset files (default: the source's packaged location or $ADCORE_DATA_ROOT)")
+    benchmark: str = Field(
+        "leave_one_out", description="registered benchmark protocol: leave_one_out (class `fold` anomalous, the rest "
+        "normal), one_vs_rest (class `fold` normal), minor_mode (`fold` primary + `secondary_class` at ratio "
+        "`minor_ratio`)")
+    fold: int = Field(0, ge=0, description="the class c of the benchmark (the primary class y_a for minor_mode)")
+    secondary_class: int | None = Field(None, ge=0, description="minor_mode: the secondary normal class y_b")
+    minor_ratio: float = hparam(1.0, "minor_mode: ratio r of secondary to primary normal images, in [0, 1]", low=0.0, high=1.0)
+    oe_corpus: str = Field("mnist5k", description="registered image source used as the outlier-exposure corpus")
+    image_size: int = Field(32, ge=8, description="side length images are resized to")
+    n_normal: int | None = Field(384, ge=1, description="normal training images per trial (None: all)")
+    n_oe: int | None = Field(1024, ge=1, description="OE images per trial (None: the whole corpus)")
+    n_val: int = Field(128, ge=2, description="validation images per side (normal and anomalous-by-protocol)")
+    n_test: int | None = Field(1000, ge=2, description="test images per trial, a seeded subset (None: the whole test split)")
+    val_protocol: Literal["oe_holdout", "class_holdout"] = Field(
+        "oe_holdout", description="validation anomalies: held-out OE images, or (leave_one_out only) one more class held out of the normal classes; never the test anomaly class")
+    augment: bool = Field(True, description="random crop (pad 4) and horizontal flip on training batches")
+
+    @field_validator("benchmark")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from adcore.data.benchmarks import BENCHMARKS
+
+        return BENCHMARKS.known(name)
+
+    @model_validator(mode="after")
+    def _protocol_accepts(self) -> "DataConfig":
+        from adcore.data.benchmarks import BENCHMARKS
+
+        BENCHMARKS.get(self.benchmark)().check(self)
+        return self

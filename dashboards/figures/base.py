@@ -1,0 +1,64 @@
+"""The figure registry and what every figure shares: PNG and SVG side by side, a caption with the
+budget, the labels of grid values (a preset's label travels with its rows as ``arm_label``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import pandas as pd
+
+from adcore.registry import Registry
+from dashboards.spec import SavedStudy
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# (study, trials frame, figures folder) -> the PNG written, or None when the rows lack what it draws
+FigureFn = Callable[[SavedStudy, pd.DataFrame, Path], "Path | None"]
+FIGURES: Registry[FigureFn] = Registry("figure")
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only backend (no display on workers or CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def finished(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "ok"] if "status" in frame else frame
+
+
+def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
+    """{grid value: label}: the presets' labels for the arm axis, the values themselves elsewhere."""
+    if axis is None or axis not in frame:
+        return {}
+    labels = {str(v): str(v) for v in frame[axis].dropna().unique()}
+    if f"{axis}_label" in frame:
+        labels.update({str(v): str(label) for v, label in zip(frame[axis], frame[f"{axis}_label"]) if pd.notna(label)})
+    return labels
+
+
+def save(fig: "Figure", folder: Path, stem: str, caption: str = "") -> Path:
+    """Write ``stem.png`` and ``stem.svg`` with the caption (the budget) under the axes."""
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=7, color="dimgray", ha="left", va="bottom", wrap=True)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+    else:
+        fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in ("png", "svg"):
+        fig.savefig(folder / f"{stem}.{suffix}", dpi=150)
+    pyplot().close(fig)
+    return folder / f"{stem}.png"
+
+
+def draw(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> list[Path]:
+    """Every figure of the study: its default one (per-row for a grid, the search plot for a search)
+    and the ones it names under ``figures:``; those whose rows are missing are skipped."""
+    names = ["search" if study.search else "rows", *study.figures]
+    written = [FIGURES.get(name)(study, frame, folder) for name in names]
+    return [path for path in written if path is not None]

@@ -1,0 +1,289 @@
+"""A study's table as data, built once from the saved study, the trials frame and the run's meta.
+
+A grid study's table has one row per value of its rows axis (Table 4: the arms), mean ± std over
+the other axes (folds and seeds), the paper's published numbers beside ours, and the budget,
+protocol and deviations stated under it. A search study's table ranks its trials by the
+validation metric the search used; test metrics are shown, never used to choose. The Table is
+saved as ``table.json`` and every format (markdown, CSV, LaTeX, the HTML report) is rendered from
+it (``dashboards/table_formats.py``), so the numbers are computed in one place.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dashboards.describe import budget_text, common_value
+from dashboards.figures.base import value_labels
+from dashboards.metrics import metric_label, metric_name, scale, unit
+from dashboards.spec import ARM_AXIS, SavedStudy
+
+TABLE_JSON = "table.json"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A sentence under the table; ``kind`` says what it is about (budget, protocol, deviation, run,
+    failed, paper, ...), so readers pick notes by kind, never by parsing text."""
+
+    kind: str
+    text: str
+
+
+@dataclass
+class Table:
+    """title; ``records``: one dict of numbers (and labels) per row, what table.csv holds; ``header``
+    and ``cells``: the printed table ('mean ± std', one decimal); ``row_kinds``: '' or 'selected',
+    'mean', 'gain'; ``notes``."""
+
+    title: str
+    records: list[dict[str, Any]]
+    header: list[str]
+    cells: list[list[str]]
+    row_kinds: list[str]
+    notes: list[Note] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.records)
+
+    def notes_of(self, *kinds: str) -> list[str]:
+        return [note.text for note in self.notes if note.kind in kinds]
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / TABLE_JSON
+        path.write_text(json.dumps(_plain(asdict(self)), indent=1, allow_nan=False))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> "Table":
+        raw = json.loads((Path(folder) / TABLE_JSON).read_text())
+        return cls(**{**raw, "notes": [Note(**note) for note in raw["notes"]]})
+
+
+def _plain(value: Any) -> Any:
+    """JSON without NaN: missing numbers are null."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+def build_table(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
+    """The study's table with its notes, from the trials frame alone."""
+    numbers, notes = (search_table if study.search else grid_table)(study, frame)
+    notes += run_notes(study, frame, meta)
+    title = f"{study.name}" + (f": {study.reproduces}" if study.reproduces else "")
+    header, cells = shown(study, numbers)
+    kinds = [_row_kind(study, record) for record in numbers.to_dict("records")]
+    return Table(title, _plain(numbers.to_dict("records")), header, cells, kinds, notes)
+
+
+def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
+    """'selected' (a search's chosen trial), 'mean' (table.mean_row), 'gain' (table.baseline) or ''."""
+    if record.get("selected") == "yes":
+        return "selected"
+    label = str(record.get(study.rows_axis or "rows", ""))
+    if study.table.mean_row and label == "mean":
+        return "mean"
+    return "gain" if study.table.baseline and label.endswith(f" - {study.table.baseline}") else ""
+
+
+# --- grid studies ------------------------------------------------------------------------------
+
+def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+    axis, across = study.rows_axis, study.table.columns
+    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    factor = scale(study.table.percent)
+    first = study.table.metrics[0]
+    labels = value_labels(frame, axis)
+    records = []
+    for value in study.labels(axis) or [None]:
+        rows = ok[ok[axis].astype(str) == str(value)] if axis else ok
+        record: dict[str, Any] = {axis or "rows": value}
+        if axis == ARM_AXIS:
+            record["method"] = labels.get(str(value), "")
+        for column in study.labels(across):  # one cell per value, first metric
+            cell = rows[rows[across].astype(str) == str(column)]
+            record[f"{_axis_name(across)} {column}"] = _values(cell, first, factor).mean()
+        for metric in study.table.metrics:
+            values = _values(rows, metric, factor)
+            record[f"{metric}_mean"] = values.mean() if len(values) else float("nan")
+            record[f"{metric}_std"] = _spread(values, study.table.spread)
+        record["n"] = len(rows)
+        for column, numbers in (study.table.paper.columns.items() if study.table.paper else []):
+            record[f"paper {column}"] = numbers.get(str(value), float("nan"))
+        records.append(record)
+    table = pd.DataFrame(records)
+    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline else None
+    if study.table.mean_row and len(table) > 1:
+        table = pd.concat([table, _mean_row(table, axis or "rows", study.table.spread)], ignore_index=True)
+    if gains is not None:
+        table = pd.concat([table, gains], ignore_index=True)
+    others = [a for a in study.grid if a != axis]  # the columns axis too: each metric cell pools its values
+    over = " × ".join(f"{len(study.grid[a])} {a}" for a in others) or "1 trial"
+    shown_unit = unit(study.table.percent)
+    spread = "SEM (sample std / sqrt(n))" if study.table.spread == "sem" else "std (sample std)"
+    notes = [Note("ours", f"Ours: {', '.join(metric_name(m) for m in study.table.metrics)}{shown_unit}, mean ± "
+                          f"{spread} over {over} per row; n counts the finished trials (failed ones are left out and "
+                          "listed below).")]
+    if across:
+        notes.append(Note("columns", f"Columns '{_axis_name(across)} <value>': {metric_name(first)}{shown_unit} per "
+                                     f"value of {across}, mean over the other axes."))
+    if study.table.mean_row and len(records) > 1:
+        notes.append(Note("mean_row", f"Row 'mean': the mean of the {len(records)} rows above (± the "
+                                      f"{spread.split(' ')[0]} across them); paper columns averaged the same way where "
+                                      "every row has a published number."))
+    if study.table.baseline:
+        baseline = study.table.baseline
+        notes.append(Note("baseline", f"Rows '<row> - {baseline}': that row's means minus the {baseline} row's, ours "
+                                      f"and the paper's (its gain over {baseline}); n: the smaller of the two rows' n."))
+    if study.table.paper:
+        notes.append(Note("paper", f"Paper columns: the published {study.table.paper.metric}"
+                                   + (f"; paper budget: {study.table.paper.budget}" if study.table.paper.budget else "")
+                                   + "."))
+    return table, notes
+
+
+def _values(rows: pd.DataFrame, metric: str, factor: float) -> pd.Series:
+    return rows[metric].dropna() * factor if metric in rows else pd.Series(dtype=float)
+
+
+def _spread(values: pd.Series, kind: str) -> float:
+    if len(values) < 2:
+        return float("nan")
+    std = values.std(ddof=1)
+    return std / math.sqrt(len(values)) if kind == "sem" else std
+
+
+def _mean_row(table: pd.DataFrame, label_column: str, kind: str) -> pd.DataFrame:
+    """The mean over the rows of every numeric column; the spread columns become the spread across rows."""
+    row: dict[str, Any] = {label_column: "mean"}
+    for column in table.columns:
+        if column == label_column or not pd.api.types.is_numeric_dtype(table[column]):
+            continue
+        if column.endswith("_std"):
+            row[column] = _spread(table[column.removesuffix("_std") + "_mean"].dropna(), kind)
+        elif column == "n":
+            row[column] = int(table[column].sum())
+        elif column.startswith("paper "):
+            row[column] = table[column].mean(skipna=False)
+        else:
+            row[column] = table[column].mean()
+    return pd.DataFrame([row])
+
+
+def _gain_rows(table: pd.DataFrame, label_column: str, baseline: str) -> pd.DataFrame:
+    """One row per other row: every mean column minus the baseline row's (spreads left out)."""
+    base = table[table[label_column].astype(str) == baseline].iloc[0]
+    rows = []
+    for _, row in table[table[label_column].astype(str) != baseline].iterrows():
+        gain: dict[str, Any] = {label_column: f"{row[label_column]} - {baseline}", "n": min(row["n"], base["n"])}
+        for column in table.columns:
+            if (column not in (label_column, "n") and not column.endswith("_std")
+                    and pd.api.types.is_numeric_dtype(table[column])):
+                gain[column] = row[column] - base[column]
+        rows.append(gain)
+    return pd.DataFrame(rows)
+
+
+def _axis_name(axis: str) -> str:
+    return axis.split(".")[-1]
+
+
+# --- search studies ----------------------------------------------------------------------------
+
+def search_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+    assert study.search is not None
+    keys = study.searched
+    factor = scale(study.table.percent)
+    ranked = frame.sort_values(study.metric, ascending=study.mode == "min", na_position="last", kind="stable")
+    ok = ranked[ranked["status"] == "ok"]
+    chosen = ok["trial"].iloc[0] if len(ok) else None
+    records = []
+    for _, row in ranked.iterrows():
+        record: dict[str, Any] = {"trial": row["trial"], **{key: _short(row.get(key)) for key in keys}}
+        for metric in dict.fromkeys([study.metric, *study.table.metrics]):
+            record[metric] = row.get(metric, float("nan")) * factor
+        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial"] == chosen else "")
+        records.append(record)
+    stopped = int((frame["status"] == "stopped_early").sum())
+    scheduler = study.scheduler
+    search = study.search
+    notes = [Note("ours", f"Trials ranked by final {metric_name(study.metric)} ({study.mode}); the selected trial is "
+                          "the best finished one by that validation metric. Test metrics are recorded, never used to "
+                          "choose."),
+             Note("search", f"Search: Optuna {search.get('algorithm', 'tpe')} (seed {search.get('seed', 0)}), "
+                            f"{search['num_samples']} trials over " + ", ".join(keys) + f"; scheduler {scheduler['name']}"
+                            + (f" (grace {scheduler.get('grace_period', 1)} epochs), {stopped} trial(s) stopped early"
+                               if scheduler["name"] != "fifo" else "") + ".")]
+    if study.table.paper:
+        notes.append(Note("paper", f"Paper: {study.table.paper.metric}; {study.table.paper.budget}"))
+    return pd.DataFrame(records), notes
+
+
+def _short(value: Any) -> Any:
+    """Searched values to three significant digits (categorical ones as they are)."""
+    return float(f"{value:.3g}") if isinstance(value, float) else value
+
+
+# --- shared ----------------------------------------------------------------------------------------
+
+def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The printed table: 'mean ± std' cells, one decimal."""
+    columns: list[tuple[str, list[str]]] = []
+    for column in table.columns:
+        if column.endswith("_std"):
+            continue
+        if column.endswith("_mean"):
+            metric = column.removesuffix("_mean")
+            columns.append((metric_label(metric, study.table.percent),
+                            [_pm(m, s) for m, s in zip(table[column], table[f"{metric}_std"])]))
+        elif pd.api.types.is_float_dtype(table[column]):
+            columns.append((metric_name(column), [_num(v) for v in table[column]]))
+        else:
+            columns.append((column, ["" if pd.isna(v) else str(v) for v in table[column]]))
+    header = [name for name, _ in columns]
+    cells = [list(row) for row in zip(*(values for _, values in columns))] if columns else []
+    return header, cells
+
+
+def _num(value: float) -> str:
+    if pd.isna(value):
+        return "–"
+    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.1f}"
+
+
+def _pm(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
+    """Budget, protocol, deviations, the run itself and every distinct failure, in full."""
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    c = lambda column: common_value(frame, column)  # noqa: E731
+    notes = [Note("budget", f"Budget: {budget_text(frame, set(study.searched))}."),
+             Note("protocol", f"Protocol: AP = {c('ap_definition')}; evaluated checkpoint: {c('checkpoint')}; "
+                              f"validation protocol: {c('val_protocol')} (never the test anomaly class).")]
+    notes += [Note("deviation", f"Deviation: {d}") for d in study.table.deviations]
+    timing = f"; study wall time {meta['wall_s']:.0f} s" if meta.get("wall_s") else ""
+    if timing and "total_s" in frame:
+        timing += f" for {frame['total_s'].sum():.0f} s of trial time ({meta.get('workers', '?')} at a time)"
+    notes.append(Note("run", f"Run: {len(frame)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}); "
+                             f"device {c('device')}, node {c('node')}, torch {c('torch_version')}; "
+                             f"git {meta.get('git_commit', c('git_commit'))}{timing}"
+                             + (f"; applied {' '.join(study.applied)}" if study.applied else "") + "."))
+    failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
+    for message, group in (failed.groupby("message") if len(failed) else []):
+        notes.append(Note("failed", f"{len(group)} trial(s) failed: {message}"))
+    return notes

@@ -1,0 +1,56 @@
+"""Every registry: each kind registers something, a duplicate name is an error, unknown names list
+the valid ones, a component's parameters take their name from its registration, and every preset
+is a valid trial config with a label."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from adcore.config import build_config
+from adcore.data.benchmarks import BENCHMARKS
+from adcore.data.config import DataConfig
+from adcore.data.sources import SOURCES
+from adcore.methods import METHODS
+from adcore.models import BACKBONES
+from adcore.objectives import REGULARIZERS
+from adcore.presets import PRESETS, add_preset
+from adcore.scoring import SCORERS
+from dashboards.figures import FIGURES
+
+REGISTRIES = [METHODS, REGULARIZERS, SCORERS, BACKBONES, SOURCES, BENCHMARKS, PRESETS, FIGURES]
+CONFIGURED = [METHODS, REGULARIZERS, SCORERS]  # components whose Params a {name: ..., **params} mapping validates
+
+
+@pytest.mark.parametrize("registry", REGISTRIES, ids=lambda r: r.kind)
+def test_every_registry_registers_something_and_refuses_a_duplicate(registry) -> None:
+    assert len(registry) and registry.names() == sorted(registry.names())
+    first = registry.names()[0]
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(first)(registry.get(first))
+
+
+@pytest.mark.parametrize("registry", CONFIGURED, ids=lambda r: r.kind)
+def test_params_take_their_name_from_the_registration(registry) -> None:
+    for name in registry:
+        params = registry.get(name).Params
+        assert params.registered_name == name and params().name == name  # written once: at the decorator
+        assert registry.params(name).name == name and registry.params({"name": name}).name == name
+    other, one = registry.names()[:2]
+    with pytest.raises(ValidationError, match=f"configures {one!r}, not {other!r}"):
+        registry.get(one).Params(name=other)
+    with pytest.raises(ValueError, match=f"unknown {registry.kind} 'nonsense'; valid {registry.kind}s: "):
+        registry.params({"name": "nonsense"})
+
+
+def test_every_preset_is_a_valid_trial_config_with_a_label() -> None:
+    for name in PRESETS:
+        preset = PRESETS.get(name)
+        assert preset.label and build_config(preset.config).method.name in METHODS, name
+    with pytest.raises(ValueError, match="preset 'a1' is registered twice"):
+        add_preset("a1", "another a1", {})
+
+
+def test_an_unknown_benchmark_lists_every_registered_one() -> None:
+    with pytest.raises(ValidationError) as error:
+        DataConfig(benchmark="leave_one")
+    assert all(name in str(error.value) for name in BENCHMARKS)
