@@ -20,18 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
+from dashboards.run import find_run  # noqa: E402
 from tune.results import RunDir  # noqa: E402
 from tune.tracking import Tracking, http_defaults  # noqa: E402
-
-
-def find_run(path: Path) -> RunDir:
-    """A run directory, or the newest run under a study's folder."""
-    if (path / "run.json").exists():
-        return RunDir(path.resolve())
-    runs = sorted(p for p in path.glob("*") if (p / "run.json").exists()) if path.is_dir() else []
-    if not runs:
-        raise FileNotFoundError(f"{path}: neither a run directory (with run.json) nor a study folder holding one")
-    return RunDir(runs[-1].resolve())
 
 
 def sync(run: RunDir) -> dict[str, int]:
@@ -54,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     http_defaults()
     try:
-        run = find_run(args.run)
+        run = RunDir(find_run(args.run))
         counts = sync(run)
     except FileNotFoundError as error:
         print(error, file=sys.stderr)
