@@ -177,6 +177,8 @@ class Journal:
     def send(self, wait: bool = False) -> bool:
         """Send what MLflow does not have yet; True when it has everything. ``wait=False`` (a trial):
         skip if another process is sending this journal or the last try failed under RETRY_S ago."""
+        if not self.file.exists():
+            return True  # nothing journaled, nothing to send
         if not wait and time.monotonic() - _FAILED_AT.get(self.tracking.uri, -math.inf) < RETRY_S:
             return False
         with self._locked(wait) as locked:
