@@ -46,7 +46,7 @@ def export(run: Run) -> str:
     url = f"sqlite:///{path}"
     target = optuna.create_study(storage=url, study_name=f"{run.name}/{run.run_id}", directions=source.directions)
     for trial in source.get_trials(deepcopy=False):
-        tune_id = tune_ids.get(trial.number, "")
+        tune_id = trial.user_attrs.get("trial_id") or tune_ids.get(trial.number, "")  # tune/searcher.py names them
         labels = {"trial": names.get(tune_id, tune_id), "status": statuses.get(tune_id, "running")}
         target.add_trial(FrozenTrial(
             number=trial.number, state=trial.state, value=None, values=trial.values,

@@ -34,8 +34,7 @@ class Evaluated:
 
     trial_id: str
     params: dict[str, Any]  # dotted config key -> value
-    value: float | None  # the study's metric at the trial's end; None for a failed trial
-    pruned: bool = False  # stopped early by the scheduler
+    value: float | None  # the study's metric at the trial's end (as the searcher was told); None: failed
 
 
 def search_trial_id(point: str, index: int) -> str:
@@ -80,8 +79,8 @@ def remaining(study: Study, points: list[GridPoint], run: RunDir | None) -> Rema
     done = done_rows(run)
     started = records(run.path)
     searched = list(study.search.space)
-    evaluated = [Evaluated(trial_id, _searched(started.get(trial_id), row, searched), _value(row, study.metric),
-                           pruned=row["status"] == "stopped_early") for trial_id, row in sorted(done.items())]
+    evaluated = [Evaluated(trial_id, _searched(started.get(trial_id), row, searched), _value(row, study.metric))
+                 for trial_id, row in sorted(done.items())]
     pending = [(trial_id, record["search"]) for trial_id, record in sorted(started.items()) if trial_id not in done]
     pending = pending[: max(0, total - len(evaluated))]
     indices = [trial_index(trial_id) for trial_id in [*done, *started]]

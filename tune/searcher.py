@@ -36,12 +36,13 @@ class KeyedOptunaSearch(OptunaSearch):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         if not super().set_search_properties(metric, mode, config, **spec):
             return False
-        for done in self._evaluated:
+        for done in self._evaluated:  # as OptunaSearch.add_evaluated_point, with the trial's id
             failed = done.value is None or not math.isfinite(done.value)
-            self.add_evaluated_point(_flat(done.params), None if failed else done.value, error=failed,
-                                     pruned=done.pruned and not failed)
-            added = self._ot_study.get_trials(deepcopy=False)[-1]
-            self._ot_study._storage.set_trial_user_attr(added._trial_id, "trial_id", done.trial_id)
+            state = optuna.trial.TrialState
+            self._ot_study.add_trial(optuna.trial.create_trial(
+                state=state.FAIL if failed else state.COMPLETE,
+                value=None if failed else done.value, params=_flat(done.params), distributions=self._space,
+                user_attrs={"trial_id": done.trial_id}))
         for _, params in self._pending:
             self._ot_study.enqueue_trial(_flat(params))
         return True
