@@ -2,8 +2,9 @@
 optuna-dashboard.
 
 The driver's OptunaSearch keeps its study in memory and Tune checkpoints it with the experiment
-(``tune/searcher-state-*.pkl``, at most a second old), which is what lets a resumed search
-continue exactly where Tune's state says (docs/tune.md). Exporting that checkpoint gives the
+(``tune/searcher-state-*.pkl``, every few seconds and at the end of each session); a resumed
+search's searcher is given the run's earlier trials (tune/resume.py), so the newest session's
+checkpoint holds them all, each named by its ``trial_id`` user attribute. Exporting it gives the
 dashboard the trials, parameters, values and per-epoch intermediate values the searcher saw,
 without a second live database that a killed driver would leave ahead of Tune.
 """
