@@ -280,6 +280,8 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
         run: RunDir | None = None
         outage_at = rng.randint(0, max(0, driver_kills - 1)) if outage else -1
         truncate_at = rng.randint(0, max(0, driver_kills - 1)) if truncate else -1
+        others = [k for k in range(driver_kills) if k != truncate_at]  # the truncation's kill is at once
+        write_at = set(others[: max(1, len(others) // 2)])  # these kills wait for Tune's next state write
         kills_left, workers_left = driver_kills, worker_kills
         session = 0
         while True:
@@ -322,7 +324,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
             if driver.poll() is not None:
                 raise RuntimeError(f"the driver ended before it was killed (rc {driver.returncode}); make the study "
                                    f"longer; see {driver_log.name}")
-            at_write = kills_left % 2 == 0 and state_write_kill(run, driver, limit_s=30)
+            at_write = session in write_at and session != truncate_at and state_write_kill(run, driver, limit_s=30)
             if not at_write:
                 time.sleep(rng.uniform(0, 2.0))
                 kill_session(driver.pid)

@@ -199,6 +199,7 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
                                               "started_at": time.time(), "wall_s": 0.0}
     if not resuming:
         run.study_yaml.write_text(study.to_yaml())
+        run.write_meta(meta)  # a run that has run.json can be resumed, however early its driver dies
     tracking = _start_tracking(args, study, run, meta)  # before any trial starts
     meta["tracking"] = _tracking_meta(tracking)
     run.write_meta(meta)
