@@ -38,8 +38,9 @@ def export(run: Run) -> str:
     with state.open("rb") as handle:
         saved = pickle.load(handle)  # noqa: S301 - Tune's checkpoint of this run's own searcher
     source: optuna.Study = saved["_ot_study"]
-    names = dict(zip(run.trials["trial_id"].astype(str), run.trials["trial"])) if len(run.trials) else {}
-    statuses = dict(zip(run.trials["trial_id"].astype(str), run.trials["status"])) if len(run.trials) else {}
+    ids = [column for column in ("trial_id", "tune_trial_id") if column in run.trials]
+    names = {str(i): name for column in ids for i, name in zip(run.trials[column], run.trials["trial"])}
+    statuses = {str(i): status for column in ids for i, status in zip(run.trials[column], run.trials["status"])}
     tune_ids = {trial.number: tune_id for tune_id, trial in saved["_ot_trials"].items()}
     path = run.path / STORAGE_FILE
     path.unlink(missing_ok=True)
@@ -47,7 +48,8 @@ def export(run: Run) -> str:
     url = f"sqlite:///{path}"
     target = optuna.create_study(storage=url, study_name=f"{run.name}/{run.run_id}", directions=source.directions)
     for trial in source.get_trials(deepcopy=False):
-        tune_id = trial.user_attrs.get("trial_id") or tune_ids.get(trial.number, "")  # tune/searcher.py names them
+        # this session's trials by their Tune id; a resumed run's earlier trials by the id tune/searcher.py gave them
+        tune_id = tune_ids.get(trial.number) or trial.user_attrs.get("trial_id", "")
         labels = {"trial": names.get(tune_id, tune_id), "status": statuses.get(tune_id, "running")}
         target.add_trial(FrozenTrial(
             number=trial.number, state=trial.state, value=None, values=trial.values,

@@ -24,10 +24,10 @@ PREFIX = "search/"  # how Tune flattens the searched keys of the param space
 class KeyedOptunaSearch(OptunaSearch):
     """OptunaSearch that names its trials and can be warm-started from a run's rows."""
 
-    def __init__(self, sampler: optuna.samplers.BaseSampler, point: str, evaluated: list[Evaluated] = (),
+    def __init__(self, sampler: optuna.samplers.BaseSampler, evaluated: list[Evaluated] = (),
                  pending: list[tuple[str, dict[str, Any]]] = (), next_index: int = 0) -> None:
         super().__init__(sampler=sampler)
-        self._point = point
+        self._point = ""  # the grid point's key, from the param space
         self._evaluated = list(evaluated)
         self._pending = list(pending)  # (trial id, dotted key -> value), proposed first in this order
         self._next_index = next_index
@@ -36,6 +36,7 @@ class KeyedOptunaSearch(OptunaSearch):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         if not super().set_search_properties(metric, mode, config, **spec):
             return False
+        self._point = config["point"]["key"]
         for done in self._evaluated:  # as OptunaSearch.add_evaluated_point, with the trial's id
             failed = done.value is None or not math.isfinite(done.value)
             state = optuna.trial.TrialState

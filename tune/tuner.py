@@ -13,6 +13,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
 from tune.callbacks import Progress, RowWriter, TrackingSync
+from tune.grid import GridPoint
 from tune.resume import Remaining
 from tune.results import RunDir
 from tune.searcher import KeyedOptunaSearch
@@ -25,11 +26,12 @@ def trainable(study: Study, context: TrialContext, function: Callable[..., None]
                                {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
 
 
-def param_space(study: Study, todo: Remaining, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Grid: one Tune grid_search over the points left. Search: the one point plus the searched keys."""
+def param_space(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Grid: one Tune grid_search over the points (those left, on a resume). Search: the one point plus
+    the searched keys."""
     if study.search is None:
-        return {"point": tune.grid_search([point.as_dict() for point in todo.points])}
-    return {"point": todo.points[0].as_dict(), "search": {key: _domain(spec) for key, spec in space.items()}}
+        return {"point": tune.grid_search([point.as_dict() for point in points])}
+    return {"point": points[0].as_dict(), "search": {key: _domain(spec) for key, spec in space.items()}}
 
 
 def _domain(spec: dict[str, Any]) -> Any:
@@ -41,7 +43,7 @@ def _domain(spec: dict[str, Any]) -> Any:
     return (tune.loguniform if kind == "loguniform" else tune.uniform)(spec["low"], spec["high"])
 
 
-def searcher(study: Study, todo: Remaining, earlier_sessions: int) -> Any:
+def searcher(study: Study, todo: Remaining | None = None, earlier_sessions: int = 0) -> Any:
     """Optuna through Ray Tune, seeded in the driver, naming its trials; a resumed session's searcher
     knows the run's done trials and proposes its unfinished ones first (``tune/searcher.py``). Its
     sampler is seeded with the study's seed plus the number of earlier sessions: the same seed would
@@ -52,8 +54,9 @@ def searcher(study: Study, todo: Remaining, earlier_sessions: int) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kind = optuna.samplers.TPESampler if study.search.algorithm == "tpe" else optuna.samplers.RandomSampler
-    return KeyedOptunaSearch(kind(seed=study.search.seed + earlier_sessions), todo.points[0].key,
-                             todo.evaluated, todo.pending, todo.next_index)
+    todo = todo or Remaining([], searching=True)
+    return KeyedOptunaSearch(kind(seed=study.search.seed + earlier_sessions), todo.evaluated, todo.pending,
+                             todo.next_index)
 
 
 def scheduler(study: Study, max_epochs: int) -> TrialScheduler:
@@ -79,7 +82,7 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
     max_epochs = max(point.trial.optim.epochs for point in todo.points)
     return tune.Tuner(
         trainable(study, context, function),
-        param_space=param_space(study, todo, space),
+        param_space=param_space(study, todo.points, space),
         tune_config=tune.TuneConfig(
             metric=study.metric, mode=study.mode, search_alg=searcher(study, todo, earlier_sessions),
             scheduler=scheduler(study, max_epochs),
