@@ -91,11 +91,11 @@ def mlflow_view(run: Run) -> str:
     return run.run_id
 
 
-def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts: str | None) -> list[str]:
+def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts: str | None, workers: int) -> list[str]:
     """``mlflow server`` that serves the artifacts itself (clients need no access to the volume); the
     backend store comes from $MLFLOW_BACKEND_STORE_URI, so its password stays out of the process list."""
     return [script("mlflow"), "server", "--artifacts-destination", str(artifacts.resolve()), "--host", host,
-            "--port", str(port), "--workers", "2", *(["--allowed-hosts", allowed_hosts] if allowed_hosts else [])]
+            "--port", str(port), "--workers", str(workers), *(["--allowed-hosts", allowed_hosts] if allowed_hosts else [])]
 
 
 def optuna_command(run: Run, port: int) -> list[str]:
@@ -171,7 +171,7 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     env["MLFLOW_BACKEND_STORE_URI"] = store
     artifacts = args.path / "mlartifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    servers.start(tracking_server_command(artifacts, args.host, args.port, args.allowed_hosts), env)
+    servers.start(tracking_server_command(artifacts, args.host, args.port, args.allowed_hosts, args.workers), env)
     where = "127.0.0.1 only" if args.host == HOST else f"{args.host}: no authentication, keep it on a private network"
     print(f"MLflow tracking server: http://{args.host}:{args.port} ({where}); backend store "
           f"{store.split('@')[-1]}, artifacts in {artifacts.resolve()}\n"
@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-data", type=Path, help="tracking-server: its own PostgreSQL's folder "
                         "(default <results>/postgres; a local disk is better than NFS)")
     parser.add_argument("--postgres-port", type=int, default=5432, help="tracking-server: its own PostgreSQL's port")
+    parser.add_argument("--workers", type=int, default=1, help="tracking-server: MLflow's server processes (1: "
+                        "no supervisor; several are restarted by uvicorn when a health check times out under load)")
     parser.add_argument("--allowed-hosts", help="tracking-server: Host headers MLflow accepts besides localhost, "
                         "e.g. 'mlflow:5000,10.0.0.1:5000' (MLflow's DNS-rebinding guard)")
     args = parser.parse_args(argv)
