@@ -183,9 +183,17 @@ class TrackingServer:
         self.process = subprocess.Popen([sys.executable, str(SERVE), "tracking-server", str(self.folder), "--port",
                                          str(self.port), *store], start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=(self.folder / "server.log").open("a"))
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self, timeout: float) -> None:
         import urllib.request
 
         def healthy() -> bool:
+            assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"the tracking server ended; see {self.folder / 'server.log'}")
             try:

@@ -20,7 +20,6 @@ def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_du
     folder = Path(tempfile.mkdtemp(prefix="adstudy-mlflow-", dir="/tmp"))
     os.chmod(folder, 0o755)
     server = TrackingServer(folder)
-    server.start()
     epochs = 3
     study = write_study(tmp_path, "outage", base={"optim": {"epochs": epochs}},
                         grid={"arm": ["a2"], "data.fold": [0, 1, 2]}, concurrency=1)
@@ -31,8 +30,9 @@ def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_du
         server.stop()
 
     stopper = threading.Thread(target=stop_after_the_first_trial, daemon=True)
-    stopper.start()
     try:
+        server.start()
+        stopper.start()
         assert run_study(study, "--tracking-uri", server.uri) == 0  # the study does not wait for MLflow
         stopper.join(timeout=5)
         run = the_run(out, "outage")
