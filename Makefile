@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CHROMIUM := /usr/bin/chromium
-POSTGRES := /usr/lib/postgresql
+# Debian's PostgreSQL programs (whichever major version is installed; Debian 12's is 15)
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
 STUDY ?= studies/ablation_table4.yaml
 STUDY_NAME = $(basename $(notdir $(STUDY)))
 

@@ -206,7 +206,7 @@ class TrackingServer:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # serve.py ends the MLflow server and its workers
-            self.process.wait(timeout=60)
+            self.process.wait(timeout=120)  # a loaded 2-core machine takes its time
 
 
 def study_file(folder: Path, kind: str, trials: int, seed: int) -> Path:

@@ -4,6 +4,7 @@ run directory, and `tune/sync_tracking.py` sends it when the server is back: one
 per trial, every epoch's metrics once. Sending again changes nothing."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -25,9 +26,15 @@ def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_du
                         grid={"arm": ["a2"], "data.fold": [0, 1, 2]}, concurrency=1)
     out = tmp_path / "results"
 
+    stopped: list[BaseException | str] = []  # what the stopper did, asserted below
+
     def stop_after_the_first_trial() -> None:
-        wait_for(lambda: runs_of(out, "outage") and logged(runs_of(out, "outage")[0]), 600, "a finished trial")
-        server.stop()
+        try:
+            wait_for(lambda: runs_of(out, "outage") and logged(runs_of(out, "outage")[0]), 600, "a finished trial")
+            server.stop()
+            stopped.append("stopped")
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion in the test's thread
+            stopped.append(error)
 
     stopper = threading.Thread(target=stop_after_the_first_trial, daemon=True)
     try:
@@ -35,11 +42,12 @@ def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_du
         stopper.start()
         assert run_study(study, "--tracking-uri", server.uri) == 0  # the study does not wait for MLflow
         stopper.join(timeout=5)
+        assert stopped == ["stopped"], stopped  # the server was down before the study ended
         run = the_run(out, "outage")
         frame = trials(run)
         assert len(frame) == 3 and (frame["status"] == "ok").all()
         assert (run.path / "report.html").stat().st_size > 0
-        meta_tracking = {k: v for k, v in __import__("json").loads(run.run_json.read_text())["tracking"].items()
+        meta_tracking = {k: v for k, v in json.loads(run.run_json.read_text())["tracking"].items()
                          if k in ("uri", "experiment", "run_path", "artifact_root")}
         journals = Tracking(**meta_tracking).journals()
         assert sum(journal.behind() for journal in journals) > 0  # the outage kept records back
