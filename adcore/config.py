@@ -21,6 +21,9 @@ class ModelConfig(StrictModel):
     pretrained: bool = Field(True, description="start from ImageNet weights (theta_0); false: random init")
     weights_path: str | None = Field(None, description="weights file for backbones whose weights are not packaged")
     adapters: bool = Field(False, description="ADRA: freeze the backbone and learn residual 1x1 adapters (eq. 3 of paper 000)")
+    adapter_init: Literal["zero", "he"] = Field(
+        "zero", description="adapters start at zero, so ADRA starts at the pretrained network (eq. 3 with V = 0); "
+        "he: the authors' He initialisation (their per-conv adapters have a BatchNorm after them)")
 
 
 class OptimConfig(StrictModel):

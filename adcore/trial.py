@@ -112,7 +112,7 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     bench = make_benchmark(cfg.data, cfg.seed)
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
     if cfg.model.adapters:
-        add_residual_adapters(backbone)
+        add_residual_adapters(backbone, cfg.model.adapter_init)
         freeze_for_adra(backbone)
     method = build_method(cfg.method, backbone).to(device)
     if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
@@ -144,6 +144,7 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
     out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
     out[best_key(cfg.selection_metric)] = best[cfg.selection_metric]
+    out["weight_shift"], out["weight_shift_rel"] = parts.regularizer.shift()  # of the trained backbone weights
     out.update(
         epochs_run=final["epoch"], best_val_epoch=best["epoch"], val_protocol=bench.info["val_protocol"],
         n_train_normal=bench.info["n_train_normal"], n_oe=bench.info["n_oe"], n_test=bench.info["n_test"],

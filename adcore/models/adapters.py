@@ -13,8 +13,12 @@ Two placements, chosen by the backbone's ``adapter_style``:
   already computes x + f0(x); for the others V is the only path around the frozen block.
   The stem and conv_head stay frozen apart from their BatchNorms.
 
-Adapters are He-initialised with fan_out (std sqrt(2 / out_channels)), the authors' init for
-every convolution, not zero: training starts from a perturbed pretrained network, as theirs does.
+Adapters start at zero by default, so that Phi starts at the pretrained Phi_0 as eq. 3 says (V = 0).
+The authors' code He-initialises them (fan_out, std sqrt(2 / out_channels), its init for every
+convolution) and a BatchNorm after each per-conv adapter normalises that perturbation away; a
+per-block adapter has no such BatchNorm after it, and He-initialised it swamps the block (pooled
+features at initialisation have cosine ~0.1 with the pretrained ones). ``init="he"`` keeps the
+authors' initialisation.
 """
 from __future__ import annotations
 
@@ -28,30 +32,33 @@ from adcore.models.base import Backbone
 class ParallelAdapter(nn.Module):
     """``base(x) + adapter(x)``: a frozen convolution or block with a learned 1x1 map beside it."""
 
-    def __init__(self, base: nn.Module, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(self, base: nn.Module, in_channels: int, out_channels: int, stride: int, init: str = "zero") -> None:
         super().__init__()
         self.base = base
         self.adapter = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
-        nn.init.kaiming_normal_(self.adapter.weight, mode="fan_out", nonlinearity="relu")
+        if init == "he":
+            nn.init.kaiming_normal_(self.adapter.weight, mode="fan_out", nonlinearity="relu")
+        else:
+            nn.init.zeros_(self.adapter.weight)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.base(x) + self.adapter(x)
 
 
-def add_residual_adapters(backbone: Backbone) -> list[nn.Parameter]:
-    """Insert adapters into ``backbone`` in place; return the adapters' parameters."""
+def add_residual_adapters(backbone: Backbone, init: str = "zero") -> list[nn.Parameter]:
+    """Insert adapters (initialised at zero, or ``"he"``) into ``backbone`` in place; return their parameters."""
     if any(isinstance(m, ParallelAdapter) for m in backbone.modules()):
         raise ValueError(f"{type(backbone).__name__} already has residual adapters")
     if backbone.adapter_style == "per_conv":
         sites = [
-            (parent, name, ParallelAdapter(conv, conv.in_channels, conv.out_channels, conv.stride[0]))
+            (parent, name, ParallelAdapter(conv, conv.in_channels, conv.out_channels, conv.stride[0], init))
             for parent in backbone.modules()
             for name, conv in parent.named_children()
             if isinstance(conv, nn.Conv2d) and conv.kernel_size != (1, 1)
         ]
     elif backbone.adapter_style == "per_block":
         sites = [
-            (stage, name, _block_adapter(block))
+            (stage, name, _block_adapter(block, init))
             for stage in backbone.blocks
             for name, block in stage.named_children()
         ]
@@ -62,11 +69,11 @@ def add_residual_adapters(backbone: Backbone) -> list[nn.Parameter]:
     return [p for _, _, wrapped in sites for p in wrapped.adapter.parameters()]
 
 
-def _block_adapter(block: nn.Module) -> ParallelAdapter:
+def _block_adapter(block: nn.Module, init: str) -> ParallelAdapter:
     """Read the block's in/out channels and stride off its convolutions (in execution order)."""
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     stride = math.prod(c.stride[0] for c in convs)
-    return ParallelAdapter(block, convs[0].in_channels, convs[-1].out_channels, stride)
+    return ParallelAdapter(block, convs[0].in_channels, convs[-1].out_channels, stride, init)
 
 
 def freeze_for_adra(backbone: Backbone) -> list[nn.Parameter]:
