@@ -49,7 +49,8 @@ class Table:
     notes: list[Note] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records)
+        """The numbers, missing ones (null in table.json) as NaN."""
+        return pd.DataFrame(self.records).fillna(float("nan"))
 
     def notes_of(self, *kinds: str) -> list[str]:
         return [note.text for note in self.notes if note.kind in kinds]
