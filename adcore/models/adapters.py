@@ -45,21 +45,28 @@ class ParallelAdapter(nn.Module):
         return self.base(x) + self.adapter(x)
 
 
+def _trained_modules(backbone: Backbone) -> set[int]:
+    """ids of every module in the stages that train (all of them unless a prefix is frozen)."""
+    return {id(m) for _, stage in backbone.trained_stages() for m in stage.modules()}
+
+
 def add_residual_adapters(backbone: Backbone, init: str = "zero") -> list[nn.Parameter]:
-    """Insert adapters (initialised at zero, or ``"he"``) into ``backbone`` in place; return their parameters."""
+    """Insert adapters (initialised at zero, or ``"he"``) into the stages of ``backbone`` that train, in
+    place; return their parameters. A frozen prefix (``Backbone.freeze_prefix``) gets none."""
     if any(isinstance(m, ParallelAdapter) for m in backbone.modules()):
         raise ValueError(f"{type(backbone).__name__} already has residual adapters")
+    trained = _trained_modules(backbone)
     if backbone.adapter_style == "per_conv":
         sites = [
             (parent, name, ParallelAdapter(conv, conv.in_channels, conv.out_channels, conv.stride[0], init))
             for parent in backbone.modules()
             for name, conv in parent.named_children()
-            if isinstance(conv, nn.Conv2d) and conv.kernel_size != (1, 1)
+            if isinstance(conv, nn.Conv2d) and conv.kernel_size != (1, 1) and id(conv) in trained
         ]
     elif backbone.adapter_style == "per_block":
         sites = [
             (stage, name, _block_adapter(block, init))
-            for stage in backbone.blocks
+            for stage in backbone.blocks if id(stage) in trained
             for name, block in stage.named_children()
         ]
     else:
@@ -77,7 +84,8 @@ def _block_adapter(block: nn.Module, init: str) -> ParallelAdapter:
 
 
 def freeze_for_adra(backbone: Backbone) -> list[nn.Parameter]:
-    """Freeze everything but the adapters and BatchNorm affine parameters; return those.
+    """Freeze everything but the adapters and the BatchNorm affine parameters of the stages that train;
+    return those.
 
     As in the authors' code, BatchNorm running statistics keep updating in train mode, and the
     pretrained classifier (if any) is frozen: the method's new head trains alongside these.
@@ -85,10 +93,11 @@ def freeze_for_adra(backbone: Backbone) -> list[nn.Parameter]:
     adapted = [m for m in backbone.modules() if isinstance(m, ParallelAdapter)]
     if not adapted:
         raise ValueError("freeze_for_adra needs adapters: call add_residual_adapters(backbone) first")
+    trained = _trained_modules(backbone)
     backbone.requires_grad_(False)
     for m in adapted:
         m.adapter.requires_grad_(True)
     for m in backbone.modules():
-        if isinstance(m, nn.BatchNorm2d) and m.affine:
+        if isinstance(m, nn.BatchNorm2d) and m.affine and id(m) in trained:
             m.requires_grad_(True)
     return [p for p in backbone.parameters() if p.requires_grad]
