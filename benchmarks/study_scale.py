@@ -54,13 +54,16 @@ def trivial(config: dict[str, Any], context: Any) -> None:
 
 def scale_run(size: int, nodes: int, folder: Path) -> dict[str, float]:
     """One study of ``size`` trivial trials on a ``nodes``-node cluster; the driver's costs."""
+    from tune.run_study import _environment
+
+    _environment()  # before Ray's import, which reads RAY_AUTH_MODE (the cluster's token auth) once
     import ray
     from ray.cluster_utils import Cluster
 
     from dashboards.aggregate import aggregate
     from tune.resume import remaining
     from tune.results import RunDir, write_trials_csv
-    from tune.run_study import _environment, _write_report
+    from tune.run_study import _write_report
     from tune.study import load_study
     from tune.grid import expand
     from tune.tracking import Tracking
@@ -72,7 +75,6 @@ def scale_run(size: int, nodes: int, folder: Path) -> dict[str, float]:
                           f"grid: {{arm: [a2], seed: [{', '.join(map(str, range(size)))}]}}\n")
     study = load_study(study_file)
     points = expand(study)
-    _environment()
     run = RunDir.create(folder / "results", study.name)
     run.study_yaml.write_text(study.to_yaml())
     run.write_meta({"run_id": run.run_id, "study": study.name, "git_commit": "bench", "started_at": time.time(),
@@ -173,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         queue = context.Queue()
         process = context.Process(target=_one_size, args=(size, args.nodes, str(folder / f"n{size}"), queue))
         process.start()  # a fresh driver process per size: its peak memory is that size's
-        result = queue.get()
         process.join()
+        if queue.empty():
+            raise RuntimeError(f"the {size}-trial study failed; see {folder / f'n{size}' / 'driver.log'}")
+        result = queue.get()
         print(f"{size:>7}{result['fit_s']:>9.1f}{result['wall_per_trial_s']:>14.3f}"
               f"{result['driver_cpu_per_trial_s']:>20.4f}{result['driver_rss_gib']:>16.2f}{result['csv_s']:>14.2f}"
               f"{result['report_s']:>10.1f}", flush=True)
