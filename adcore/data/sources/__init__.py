@@ -1,4 +1,5 @@
-"""Data sources: functions ``(split, data_root) -> ImageSet`` registered by name in ``SOURCES``.
+"""Data sources: functions ``(split, data_root) -> ImageSet`` registered by name in ``SOURCES``,
+and factor sources (images for MPI3D factor tuples) registered in ``adcore.data.factors.FACTOR_SOURCES``.
 
 Every source module is imported here so that importing this package registers them all.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adcore.data.sources import cifar, digits, fashion_mnist, mnist, mnist5k, smooth_noise, stl10, svhn  # noqa: F401  (registration)
+from adcore.data.sources import scenes  # noqa: F401  (registration in FACTOR_SOURCES)
 from adcore.data.sources.base import SOURCES, DataNotFoundError, ImageSet, Source
 
 __all__ = ["SOURCES", "DataNotFoundError", "ImageSet", "Source", "load_source"]
