@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adcore.data.sources import cifar, digits, fashion_mnist, mnist, mnist5k, smooth_noise, stl10, svhn  # noqa: F401  (registration)
-from adcore.data.sources import scenes  # noqa: F401  (registration in FACTOR_SOURCES)
+from adcore.data.sources import mpi3d, scenes  # noqa: F401  (registration in FACTOR_SOURCES)
 from adcore.data.sources.base import SOURCES, DataNotFoundError, ImageSet, Source
 
 __all__ = ["SOURCES", "DataNotFoundError", "ImageSet", "Source", "load_source"]
