@@ -16,17 +16,20 @@ Shading is Lambertian from a fixed key light plus a fill light and ambient, with
 highlight, in linear light, then sRGB-encoded; a cube shows three tones, a sphere a gradient. There
 are no cast shadows, so an intervention on the object changes object pixels only. Work is split by
 what depends on what: the floor, wall, column and shoulder depend on the camera alone and are cast
-once; per distinct (camera, axes, shape, size) only the samples inside the box that holds the arm's
-link, its wrist and the object are cast, each solid only on the rays that meet its bounding
-sphere; colours are applied last, per image, as a linear combination of per-material shading maps
-(shading is linear in albedo before the sRGB encoding), so colour and background variants of a
-scene cost no casting.
+once per camera; per distinct (camera, axes, shape, size) only the pixels inside the projected
+bounding box of the arm's link, its wrist and the object are cast, each solid only in its own box
+(exact: the tests compare with full-frame casting); colours are applied last, per image, as a
+linear combination of per-material shading maps (shading is linear in albedo before the sRGB
+encoding), so the colour and background variants of a scene cost no casting.
 
-Why not a rasteriser (pyrender or moderngl on OSMesa/EGL): both need Debian's GL libraries and a
-headless context, pyrender pins an old PyOpenGL, and at 64 x 64 the per-image draw and read-back
-overhead of a GL call sequence from Python is of the order of this whole batched cast; this module
-needs only torch and draws the same bytes on every machine. Speed, one core:
-``python benchmarks/scene_render.py``.
+Speed, one core (``python benchmarks/scene_render.py``, on this project's shared 2-core machine,
+torch 2.14): about 560 images/s when every tuple is a scene of its own, 1,400 images/s for §5.1's
+normal set (every view of the red small cone, 14,400 images) and 33,000 images/s read back from the
+cache. Why not a rasteriser: a quick moderngl trial (Mesa llvmpipe through EGL, one thread; a
+floor, the column, the link, two spheres, about 1,700 triangles, 128 x 128 with 4x MSAA, drawn and
+read back per image) made 140 images/s, and it needs a GL context and Mesa's libraries on every
+machine (pyrender also pins PyOpenGL 3.1.0); this module needs only torch and gives the same
+bytes on every machine.
 
 ``SceneSource`` caches rendered batches under ``<cache>/scenes/<key>.npy``, the key hashing the
 renderer's ``VERSION``, the codes, the noise level and the seed: bump ``VERSION`` whenever the
@@ -282,21 +285,20 @@ class _Part:
     hull: torch.Tensor  # (G, M, 3)
     hull_radius: torch.Tensor  # (G,)
 
+    def _turns(self, g: torch.Tensor) -> torch.Tensor:
+        return self.turn.view(-1, 9).index_select(0, g).view(-1, 3, 3)  # (K, 3, 3)
+
     def to_unit(self, vectors: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """World vectors (K, 3) of scenes g (K,) -> the unit frame's coordinates."""
-        if self.turn.ndim == 2:
-            turned = vectors @ self.turn.T
-        else:
-            turned = torch.einsum("kij,kj->ki", self.turn.view(-1, 9).index_select(0, g).view(-1, 3, 3), vectors)
+        turned = vectors @ self.turn.T if self.turn.ndim == 2 else torch.einsum("kij,kj->ki", self._turns(g), vectors)
         turned = turned / self.axes
         return turned if self.size is None else turned / self.size.index_select(0, g)[:, None]
 
     def normal_to_world(self, normal: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """Unit-frame normals (K, 3) of scenes g (K,) -> unit world normals (the inverse transpose)."""
         scaled = normal / self.axes  # a uniform size does not turn normals
-        if self.turn.ndim == 2:
-            return F.normalize(scaled @ self.turn, dim=1)
-        return F.normalize(torch.einsum("kji,kj->ki", self.turn.view(-1, 9).index_select(0, g).view(-1, 3, 3), scaled), dim=1)
+        turned = scaled @ self.turn if self.turn.ndim == 2 else torch.einsum("kji,kj->ki", self._turns(g), scaled)
+        return F.normalize(turned, dim=1)
 
 
 def _moving_parts(geometry: torch.Tensor) -> list[_Part]:
@@ -381,7 +383,8 @@ class _Samples:
             pick, kp, gp = pick.index_select(0, near), kp.index_select(0, near), gp.index_select(0, near)
             n = part.normal_to_world(n.index_select(0, near), gp)
             self.depth[kp], self.material[kp] = t.index_select(0, near), part.material
-            self.diffuse[kp], self.specular[kp] = _shade(n, rays.index_select(0, pick), "object" if part.material == OBJECT else "arm")
+            material = "object" if part.material == OBJECT else "arm"
+            self.diffuse[kp], self.specular[kp] = _shade(n, rays.index_select(0, pick), material)
 
 
 @dataclass(frozen=True)
@@ -468,8 +471,8 @@ class SceneSource(FactorSource):
 
     def cache_path(self, codes: np.ndarray) -> Path:
         """Where the images of ``codes`` are cached: keyed by VERSION, the codes, noise and seed."""
-        digest = hashlib.sha256(f"scenes v{VERSION} noise {self.noise_std!r} seed {self.seed if self.noise_std > 0 else '-'} "
-                                f"shape {codes.shape}".encode())
+        seed = self.seed if self.noise_std > 0 else "-"  # without noise every seed draws the same images
+        digest = hashlib.sha256(f"scenes v{VERSION} noise {self.noise_std!r} seed {seed} shape {codes.shape}".encode())
         digest.update(np.ascontiguousarray(codes, dtype=np.int64).tobytes())
         return self.cache_dir / f"{digest.hexdigest()[:24]}.npy"
 
