@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Callable, Union
+from typing import Callable
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ FACTOR_NAMES: tuple[str, ...] = tuple(FACTORS)
 SIZES: tuple[int, ...] = tuple(len(values) for values in FACTORS.values())  # (6, 6, 2, 3, 3, 40, 40)
 NUM_IMAGES = int(np.prod(SIZES))  # 1,036,800
 
-Value = Union[str, int]
+Value = str | int  # a value by name, or its code
 
 
 def check_codes(codes: np.ndarray) -> np.ndarray:
@@ -115,7 +115,7 @@ class FactorSource(ABC):
 
 # A factor source is made by a factory (data_root) -> FactorSource; sources that render ignore the root.
 # adcore.data.sources imports the modules that register here (importing this module imports it first).
-FactorSourceFactory = Callable[["str | None"], FactorSource]
+FactorSourceFactory = Callable[[str | None], FactorSource]
 FACTOR_SOURCES: Registry[FactorSourceFactory] = Registry("factor source")
 
 
