@@ -22,10 +22,10 @@ bounding box of the arm's link, its wrist and the object are cast, each solid on
 linear combination of per-material shading maps (shading is linear in albedo before the sRGB
 encoding), so the colour and background variants of a scene cost no casting.
 
-Speed, one core (``python benchmarks/scene_render.py``, on this project's shared 2-core machine,
-torch 2.14): about 560 images/s when every tuple is a scene of its own, 1,400 images/s for §5.1's
-normal set (every view of the red small cone, 14,400 images) and 33,000 images/s read back from the
-cache. Why not a rasteriser: a quick moderngl trial (Mesa llvmpipe through EGL, one thread; a
+Speed, one core (``python benchmarks/scene_render.py``, torch 2.14, on this project's 2-core
+machine while other work kept its load near 6): 500-560 images/s when every tuple is a scene of its
+own, 1,100-1,400 images/s for §5.1's normal set (every view of the red small cone, 14,400 images),
+33,000 images/s read back from the cache. Why not a rasteriser: a quick moderngl trial (Mesa llvmpipe through EGL, one thread; a
 floor, the column, the link, two spheres, about 1,700 triangles, 128 x 128 with 4x MSAA, drawn and
 read back per image) made 140 images/s, and it needs a GL context and Mesa's libraries on every
 machine (pyrender also pins PyOpenGL 3.1.0); this module needs only torch and gives the same
