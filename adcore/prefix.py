@@ -99,14 +99,24 @@ class PrefixCache:
 
     def evict(self) -> None:
         """Remove the files used longest ago until the cache is within its size limit."""
-        files = sorted(self.directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        for stale in files[:-1]:  # the newest file stays, however large
-            if total <= self.limit_bytes:
-                break
-            total -= stale.stat().st_size
-            stale.unlink(missing_ok=True)
+        for stale in evict_least_recent(self.directory, SUFFIX, self.limit_bytes):
             (self.directory / f"{stale.stem}.lock").unlink(missing_ok=True)
+
+
+def evict_least_recent(directory: Path, suffix: str, limit_bytes: int) -> list[Path]:
+    """Remove the ``*suffix`` files of ``directory`` used longest ago (oldest modification time: readers
+    touch what they use) until the rest fit in ``limit_bytes``; the newest file stays, however large.
+    Returns the removed files."""
+    files = sorted(directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in files)
+    removed = []
+    for stale in files[:-1]:
+        if total <= limit_bytes:
+            break
+        total -= stale.stat().st_size
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],

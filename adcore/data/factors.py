@@ -12,8 +12,10 @@ on the real MPI3D (``adcore.data.sources.mpi3d``) or on rendered scenes
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Callable
 
 import numpy as np
@@ -76,13 +78,12 @@ def _value_code(factor: str, value: Value) -> int:
     raise ValueError(f"{value!r} is not a value of {factor}; valid values: {shown}")
 
 
-def select(spec: Mapping[str, Value | Sequence[Value]]) -> np.ndarray:
-    """The (N, 7) int64 codes of every factor tuple ``spec`` allows, in row-major (flat-index) order.
+Spec = Mapping[str, "Value | Sequence[Value]"]  # factor name -> a value or a list of values (any of them)
 
-    ``spec`` maps a factor name to a value (by name or index) or to a list of values meaning any of
-    them; factors it leaves out are free. ``select({"object_color": "red", "object_shape": "cone"})``
-    gives the 2 * 3 * 3 * 40 * 40 = 28,800 red cones.
-    """
+
+def allowed(spec: Spec) -> tuple[np.ndarray, ...]:
+    """Per factor, in MPI3D's order, the sorted codes ``spec`` allows: the values it names (by name or
+    index; a list means any of them), every code of the factors it leaves out."""
     unknown = [name for name in spec if name not in FACTORS]
     if unknown:
         raise ValueError(f"unknown factor(s) {', '.join(map(repr, unknown))}; valid factors: {', '.join(FACTOR_NAMES)}")
@@ -93,8 +94,27 @@ def select(spec: Mapping[str, Value | Sequence[Value]]) -> np.ndarray:
             axes.append(np.arange(size))
             continue
         values = [chosen] if isinstance(chosen, (str, int, np.integer)) else list(chosen)
+        if not values:
+            raise ValueError(f"{name}: an empty list of values allows no image; name at least one value")
         axes.append(np.unique([_value_code(name, v) for v in values]))
-    grid = np.meshgrid(*axes, indexing="ij")
+    return tuple(axes)
+
+
+def count(*specs: Spec) -> int:
+    """How many factor tuples every one of ``specs`` allows (the size of their intersection), without
+    enumerating them: each spec allows a product of per-factor sets, and so does their intersection."""
+    per_spec = [allowed(spec) for spec in specs] or [allowed({})]
+    return math.prod(len(reduce(np.intersect1d, axes)) for axes in zip(*per_spec))
+
+
+def select(spec: Spec) -> np.ndarray:
+    """The (N, 7) int64 codes of every factor tuple ``spec`` allows, in row-major (flat-index) order.
+
+    ``spec`` maps a factor name to a value (by name or index) or to a list of values meaning any of
+    them; factors it leaves out are free. ``select({"object_color": "red", "object_shape": "cone"})``
+    gives the 2 * 3 * 3 * 40 * 40 = 28,800 red cones.
+    """
+    grid = np.meshgrid(*allowed(spec), indexing="ij")
     return np.stack([g.reshape(-1) for g in grid], axis=-1).astype(np.int64)
 
 

@@ -6,6 +6,7 @@ object sample must be byte-identical, pixels wholly on the object must all diffe
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -238,6 +239,19 @@ def test_the_cache_returns_the_same_images_without_rendering(tmp_path: Path, mon
     sc.SceneSource(noise_std=2.0, seed=1, cache_dir=tmp_path).images(codes)
     assert len(calls) == 4 and len(list(tmp_path.iterdir())) == 4  # other codes, noise or seed: other keys
     assert factor_source("scenes").cache_dir == default_cache_dir(None) / "scenes"
+
+
+def test_the_cache_removes_the_batches_used_longest_ago(tmp_path: Path) -> None:
+    codes = select({**dict(zip(FACTOR_NAMES, BASE.tolist())), "horizontal_axis": [0, 1, 2]})
+    one_file = 12_416  # 64 x 64 x 3 bytes and the .npy header
+    source = sc.SceneSource(cache_dir=tmp_path, limit_mb=2.5 * one_file / 2**20)
+    first, second, third = codes[:1], codes[1:2], codes[2:3]
+    for batch in (first, second, first):  # reading the first batch again makes it the newest
+        source.images(batch)
+        time.sleep(0.02)
+    assert source.cache_path(first).stat().st_size == one_file
+    source.images(third)  # three files do not fit: the one used longest ago goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(source.cache_path(c).name for c in (first, third))
 
 
 # --- the MPI3D reader ---------------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """What every benchmark shares: the Benchmark a trial receives, the protocol interface and registry,
-and the assembly of OE, validation and test sets around a protocol's choice of classes.
+and the assembly of OE, validation and test sets around a class protocol's choice of classes.
 
-A protocol (leave_one_out, one_vs_rest, minor_mode: one module each) decides which classes are
-normal and which anomalous and which training images are taken; everything else is common. Every
-benchmark yields training normals, an OE set, a validation set that holds no test anomaly class,
+A class protocol (leave_one_out, one_vs_rest, minor_mode: one module each) decides which classes of
+a labelled source are normal and which anomalous and which training images are taken; the rest is
+common (``class_benchmark``). A protocol whose data is not a labelled source with train and test
+splits builds its whole Benchmark itself (``Protocol.build``; ``factors`` draws factor tuples).
+Every benchmark yields training normals, an OE set, a validation set that holds no test anomaly,
 and a test set; labels are 1 for anomalies and 0 for normal images. All subsets are drawn with the
 trial seed, so a config and seed always give the same images.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -19,6 +21,9 @@ from adcore.data.overlap import overlap_error
 from adcore.data.sources import SOURCES, ImageSet, load_source
 from adcore.data.transforms import resize_images, to_channels
 from adcore.registry import Registry
+
+Embed = Callable[[torch.Tensor], torch.Tensor]  # uint8 images (N, C, S, S) -> the method's features (N, D) on the CPU
+
 
 @dataclass
 class Selection:
@@ -46,32 +51,54 @@ class Benchmark:
     protocol: "Protocol"
     info: dict[str, Any] = field(default_factory=dict)  # protocol facts recorded with the results
     train_classes: torch.Tensor | None = None  # the source class of each training normal (paper 002's classifier)
+    dci_images: torch.Tensor | None = None  # images whose features DCI scores against dci_factors (factors)
+    dci_factors: torch.Tensor | None = None  # (N_dci, 7) int64
 
     def test_metrics(self, scores: torch.Tensor) -> dict[str, float]:
         """The protocol's own test metrics beyond AP and AUROC (see Protocol.metric_names)."""
         return self.protocol.test_metrics(self, scores)
 
+    def representation_metrics(self, embed: Embed) -> dict[str, float]:
+        """The protocol's metrics of the trained representation (see Protocol.representation_metrics)."""
+        return self.protocol.representation_metrics(self, embed)
+
 
 class Protocol:
-    """How one benchmark picks its normal and anomalous classes; registered in BENCHMARKS."""
+    """How one benchmark picks its normal and anomalous images; registered in BENCHMARKS. A class
+    protocol implements ``select``; another kind of benchmark overrides ``build``."""
 
     metric_names: ClassVar[tuple[str, ...]] = ()  # test metrics it reports beyond test_ap / test_auroc
     val_protocols: ClassVar[tuple[str, ...]] = ("oe_holdout", "oe_class_holdout")  # validation protocols it supports
 
     def check(self, cfg: DataConfig) -> None:
         """Refuse a config this protocol cannot run (called when the config is validated)."""
+        self.check_val_protocol(cfg)
+        if cfg.factors is not None:
+            raise ValueError(f"data.factors chooses images by their factors, which only benchmark factors reads; "
+                             f"remove it or set data.benchmark=factors (now {cfg.benchmark})")
+        if cfg.classes is not None and cfg.fold not in cfg.classes:
+            raise ValueError(f"data.fold {cfg.fold} is not one of data.classes {cfg.classes}")
+
+    def check_val_protocol(self, cfg: DataConfig) -> None:
         if cfg.val_protocol not in self.val_protocols:
             raise ValueError(f"data.val_protocol {cfg.val_protocol} does not fit benchmark {cfg.benchmark}, which "
                              f"supports {', '.join(self.val_protocols)} (class_holdout needs leave_one_out: elsewhere "
-                             "every other class is a test anomaly)")
-        if cfg.classes is not None and cfg.fold not in cfg.classes:
-            raise ValueError(f"data.fold {cfg.fold} is not one of data.classes {cfg.classes}")
+                             "every other class is a test anomaly; oe_factor_holdout needs factors)")
+
+    def build(self, cfg: DataConfig, seed: int) -> Benchmark:
+        """The trial's images; a class protocol's are assembled around its ``select``."""
+        return class_benchmark(self, cfg, seed)
 
     def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
         """Choose among ``classes`` (the benchmark's: data.classes, or all the dataset's)."""
         raise NotImplementedError
 
     def test_metrics(self, bench: Benchmark, scores: torch.Tensor) -> dict[str, float]:
+        return {}
+
+    def representation_metrics(self, bench: Benchmark, embed: Embed) -> dict[str, float]:
+        """Test metrics of the trained representation itself, computed once after the last epoch from
+        ``embed`` (the method's features); e.g. factors' DCI disentanglement. Keys are in metric_names."""
         return {}
 
 
@@ -133,7 +160,12 @@ def held_oe_class(cfg: DataConfig, oe: ImageSet, classes: list[int]) -> int:
 
 def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     """Build the configured benchmark from the registered sources (nothing downloads)."""
-    protocol = BENCHMARKS.get(cfg.benchmark)()
+    return BENCHMARKS.get(cfg.benchmark)().build(cfg, seed)
+
+
+def class_benchmark(protocol: Protocol, cfg: DataConfig, seed: int) -> Benchmark:
+    """A class protocol's benchmark: its choice of classes on the source's train split, OE from the OE
+    corpus, validation by data.val_protocol and the test split's images of the benchmark's classes."""
     data, oe = SOURCES.get(cfg.dataset), SOURCES.get(cfg.oe_corpus)
     generator = torch.Generator().manual_seed(seed)
     train = load_source(cfg.dataset, "train", cfg.data_root)

@@ -33,7 +33,8 @@ bytes on every machine.
 
 ``SceneSource`` caches rendered batches under ``<cache>/scenes/<key>.npy``, the key hashing the
 renderer's ``VERSION``, the codes, the noise level and the seed: bump ``VERSION`` whenever the
-images change.
+images change. The cache is kept under ``CACHE_LIMIT_MB`` by removing the batches used longest ago
+(a read marks a file used); a study's draw is a few tens of MB (3,000 images of 12 KiB).
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ import torch.nn.functional as F
 
 from adcore import context  # the module: adcore.context imports adcore.data, which imports this one
 from adcore.data.factors import FACTOR_SOURCES, FactorSource, check_codes, flat_index
+from adcore.prefix import evict_least_recent
 
 VERSION = 1  # of the images this module draws; part of the cache key
 SIDE = 64  # output pixels
@@ -84,6 +86,7 @@ BACKGROUND, ARM, OBJECT = 0, 1, 2  # materials, in the order of the coverage cha
 
 GEOMETRY = [3, 5, 6, 1, 2]  # factor columns that shape a scene: camera, axes, shape, size
 CHUNK = 128  # scenes cast at once
+CACHE_LIMIT_MB = 2048  # of rendered batches on disk
 
 
 @dataclass(frozen=True)
@@ -465,8 +468,9 @@ class SceneSource(FactorSource):
 
     name = "scenes"
 
-    def __init__(self, noise_std: float = 0.0, seed: int = 0, cache_dir: Path | None = None) -> None:
-        self.noise_std, self.seed = noise_std, seed
+    def __init__(self, noise_std: float = 0.0, seed: int = 0, cache_dir: Path | None = None,
+                 limit_mb: float = CACHE_LIMIT_MB) -> None:
+        self.noise_std, self.seed, self.limit_bytes = noise_std, seed, int(limit_mb * 2**20)
         self.cache_dir = cache_dir if cache_dir is not None else context.default_cache_dir(None) / "scenes"
 
     def cache_path(self, codes: np.ndarray) -> Path:
@@ -480,12 +484,15 @@ class SceneSource(FactorSource):
         codes = check_codes(codes)
         path = self.cache_path(codes)
         if path.is_file():
+            os.utime(path)  # used now: evicted last
             return torch.from_numpy(np.load(path))
         images = render(codes, self.noise_std, self.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npy")  # np.save keeps a name ending in .npy
-        np.save(tmp, images.numpy())
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}")  # no .npy suffix: eviction never sees it
+        with open(tmp, "wb") as handle:
+            np.save(handle, images.numpy())
         os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+        evict_least_recent(self.cache_dir, ".npy", self.limit_bytes)
         return images
 
 
