@@ -8,6 +8,7 @@ Table-4 arm runs in about 20 s on one CPU core; the paper's budget is in ``PAPER
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
@@ -55,6 +56,33 @@ class RuntimeConfig(StrictModel):
                                  "(model.train_stages); the files used longest ago go first")
 
 
+class ProbeConfig(StrictModel):
+    """Layer probing (paper 000, Table 1; ``adcore.probe``): after the last epoch a scorer is fitted to the
+    flattened output of each named backbone stage on the training normals and scores the test images."""
+
+    layers: dict[str, str] = Field(description="layer name -> backbone stage probed, e.g. {conv1: stem, conv2: "
+                                   "block2, conv3: block3}; reported as test_auroc_<layer> and test_auroc_gain_<layer>")
+    scorer: SerializeAsAny[ComponentParams] = Field(
+        default_factory=lambda: {"name": "ocsvm"}, validate_default=True,
+        description="the one-class model fitted to each layer's features (default: the OC-SVM, nu 0.1, gamma 'scale')")
+
+    @field_validator("layers")
+    @classmethod
+    def _names(cls, layers: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in layers if not re.fullmatch(r"[a-z0-9_]+", name)]
+        if not layers or bad:
+            raise ValueError(f"probe.layers needs at least one layer named in lower-case letters, digits and _ "
+                             f"(they name metrics), got {list(layers)}")
+        return layers
+
+    @field_validator("scorer", mode="before")
+    @classmethod
+    def _scorer(cls, value: Any) -> ComponentParams:
+        from adcore.scoring import scorer_params
+
+        return scorer_params(value)
+
+
 class TrialConfig(StrictModel):
     """One trial: everything a study varies is a field here."""
 
@@ -72,12 +100,17 @@ class TrialConfig(StrictModel):
         description="pull toward theta_0: none, l2sp or ewc, with its parameters")
     optim: OptimConfig = Field(default_factory=OptimConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    probe: ProbeConfig | None = Field(None, description="layer probing after the last epoch (paper 000, Table 1); "
+                                      "None: no probe")
 
     @model_validator(mode="after")
     def _prefix_without_augmentation(self) -> "TrialConfig":
         if self.model.train_stages is not None and self.data.augment:
             raise ValueError("model.train_stages caches the frozen prefix's output on un-augmented images: "
                              "set data.augment=false")
+        if self.model.train_stages is not None and self.probe is not None:
+            raise ValueError("probe reads every stage's output from the images, which model.train_stages replaces "
+                             "by the cached prefix's; leave one of them unset")
         return self
 
     @field_validator("method", mode="before")

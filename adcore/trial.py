@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from adcore.config import TrialConfig
+from adcore.config import ProbeConfig, TrialConfig
 from adcore.context import FitContext, default_cache_dir
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.data.transforms import FeatureTransform
@@ -27,6 +27,7 @@ from adcore.metrics import auroc, detection_metrics
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
 from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
+from adcore.probe import probe_metrics
 from adcore.row import best_key, empty_row
 from adcore.train import Report, fit
 
@@ -74,9 +75,9 @@ def _metrics(labels: torch.Tensor, scores: torch.Tensor, variants: dict[str, tor
     return metrics
 
 
-def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
-    """evaluate(final): validation metrics every epoch, test metrics (and the benchmark's own) after
-    the last one."""
+def evaluation(method: Detector, ctx: FitContext, bench: Benchmark, probe: ProbeConfig | None = None):
+    """evaluate(final): validation metrics every epoch, test metrics (and the benchmark's own, of the
+    scores and of the representation, and the layer probe's) after the last one."""
 
     def evaluate(final: bool) -> dict[str, float]:
         method.eval()
@@ -86,6 +87,10 @@ def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
             scores, variants = _scores(method, ctx, bench.test_images)
             metrics.update(_metrics(bench.test_labels, scores, variants, "test"))
             metrics.update(bench.test_metrics(scores))
+            metrics.update(method.test_metrics(ctx, bench.test_images, bench.test_classes))
+            metrics.update(bench.representation_metrics(lambda images: ctx.forward_batched(method.embed, images).cpu()))
+            if probe is not None:
+                metrics.update(probe_metrics(probe, method.backbone, ctx, bench.test_images, bench.test_labels))
         method.train()
         return metrics
 
@@ -150,7 +155,8 @@ def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransfo
 
     backbone.prefix_in_input = True
     return replace(bench, train_normal=outputs(bench.train_normal), oe=outputs(bench.oe),
-                   val_images=outputs(bench.val_images), test_images=outputs(bench.test_images))
+                   val_images=outputs(bench.val_images), test_images=outputs(bench.test_images),
+                   dci_images=None if bench.dci_images is None else outputs(bench.dci_images))
 
 
 def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
@@ -161,7 +167,7 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     bench = parts.bench
     setup_s = time.perf_counter() - started
     history = fit(parts.method, parts.regularizer, parts.ctx, cfg.optim, parts.generator,
-                  evaluation(parts.method, parts.ctx, bench), report,
+                  evaluation(parts.method, parts.ctx, bench, cfg.probe), report,
                   None if checkpoint_dir is None else Path(checkpoint_dir))
     final = history[-1]
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
