@@ -82,9 +82,10 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
 
 def point_key(labels: dict[str, Any]) -> str:
     """{'arm': 'a3', 'data.fold': 4, 'seed': 0} -> 'a3-fold4-seed0'; a mapping value names its own keys:
-    {'data': {'fold': 7, 'secondary_class': 9}} -> 'fold7-secondary_class9'."""
+    {'data': {'fold': 7, 'secondary_class': 9}} -> 'fold7-secondary_class9'; a list joins its values:
+    {'data.factors.normal.object_color': ['red', 'blue']} -> 'object_colorred+blue'."""
     parts = [str(value_label(value)) if axis == ARM_AXIS or isinstance(value, dict)
-             else f"{axis.split('.')[-1]}{value}" for axis, value in labels.items()]
+             else f"{axis.split('.')[-1]}{value_label(value)}" for axis, value in labels.items()]
     return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "-".join(parts)) or "trial"
 
 
