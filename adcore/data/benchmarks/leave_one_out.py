@@ -19,7 +19,7 @@ class LeaveOneOut(Protocol):
         others = [c for c in classes if c != cfg.fold]
         normal_classes, held = others, None
         if cfg.val_protocol == "class_holdout":
-            held = others[cfg.fold % len(others)]  # the next class after the fold
+            held = others[classes.index(cfg.fold) % len(others)]  # the next class after the fold
             normal_classes = [c for c in others if c != held]
         pool = of_classes(train.labels, normal_classes)
         train_index, rest = take(pool, n_train(cfg.n_normal, pool, cfg.n_val), generator)
