@@ -20,14 +20,19 @@ from adcore.models import Backbone
 from adcore.scoring import build_scorer
 
 
-def stage_features(backbone: Backbone, stages: list[str], x: torch.Tensor) -> list[torch.Tensor]:
-    """The flattened outputs (B, C * h * w) of the named stages, in the order named, for normalised x."""
-    wanted = set(stages)
+def check_stages(backbone: Backbone, stages: list[str]) -> None:
+    """Refuse stage names the backbone lacks (called before training, so a typo costs no epochs)."""
     known = [name for name, _ in backbone.stages()]
-    unknown = sorted(wanted - set(known))
+    unknown = sorted(set(stages) - set(known))
     if unknown:
         raise ValueError(f"probe.layers names stage(s) {', '.join(unknown)} that {type(backbone).__name__} lacks; "
                          f"its stages: {', '.join(known)}")
+
+
+def stage_features(backbone: Backbone, stages: list[str], x: torch.Tensor) -> list[torch.Tensor]:
+    """The flattened outputs (B, C * h * w) of the named stages, in the order named, for normalised x."""
+    check_stages(backbone, stages)
+    wanted = set(stages)
     outputs = {}
     for name, stage in backbone.stages():
         x = stage(x)

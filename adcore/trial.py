@@ -27,7 +27,7 @@ from adcore.metrics import auroc, detection_metrics
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
 from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
-from adcore.probe import probe_metrics
+from adcore.probe import check_stages, probe_metrics
 from adcore.row import best_key, empty_row
 from adcore.train import Report, fit
 
@@ -118,6 +118,8 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     device = resolve_device(cfg.runtime.device)
     bench = make_benchmark(cfg.data, cfg.seed)
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
+    if cfg.probe is not None:
+        check_stages(backbone, list(cfg.probe.layers.values()))
     transform = BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment)
     if cfg.model.train_stages is not None:
         if METHODS.get(cfg.method.name).needs_images:

@@ -31,16 +31,20 @@ LAYERS = {"conv1": "stem", "conv2": "block2", "conv3": "block3"}
 
 
 def digits(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n MNIST-5k digits at 32 px, evenly spaced through the file (it is sorted by class), so every class is in."""
     data = load_source("mnist5k", "train")
-    return resize_images(to_channels(data.images[:n], 3), 32), data.labels[:n]
+    index = torch.arange(n) * (len(data.labels) // n)
+    return resize_images(to_channels(data.images[index], 3), 32), data.labels[index]
 
 
 def test_the_probe_fits_an_ocsvm_to_each_flattened_stage_output() -> None:
     torch.manual_seed(0)
     backbone = create_backbone("lenet_bias_free", pretrained=False).eval()
-    images, labels = digits(160)
-    normal, test = images[labels == 1][:40], images[80:]
-    test_labels = (labels[80:] != 1).long()
+    images, labels = digits(160)  # 16 of each digit
+    ones = (labels == 1).nonzero().squeeze(1)
+    rest = torch.ones(len(labels), dtype=torch.bool)
+    rest[ones[:10]] = False  # ten ones train; the other six and every other digit test
+    normal, test, test_labels = images[ones[:10]], images[rest], (labels[rest] != 1).long()
     transform = BatchTransform(backbone.input_mean, backbone.input_std, torch.device("cpu"), augment=False)
     ctx = FitContext(normal=normal, oe=normal[:0], transform=transform, device=torch.device("cpu"),
                      eval_batch_size=32, cache_dir=Path("unused"))

@@ -57,4 +57,4 @@ def test_a_masked_classifier_trial_reports_accuracy_and_ap(tiny_budget) -> None:
     row = run_trial(cfg)
     assert row["status"] == "ok", row["message"]
     assert row["method.mask"] == 16 and 0.0 <= row["test_accuracy"] <= 1.0 and 0.0 <= row["test_ap"] <= 1.0
-    assert set(empty_row(cfg, "ok")) == set(row)  # accuracy is a fixed key of the classifier's rows
+    assert empty_row(cfg, "ok")["test_accuracy"] is None  # a fixed key of the classifier's rows, whatever their fate
