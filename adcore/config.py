@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from adcore.data.config import DataConfig
 from adcore.params import ComponentParams, StrictModel, hparam
@@ -21,6 +21,13 @@ class ModelConfig(StrictModel):
     pretrained: bool = Field(True, description="start from ImageNet weights (theta_0); false: random init")
     weights_path: str | None = Field(None, description="weights file for backbones whose weights are not packaged")
     adapters: bool = Field(False, description="ADRA: freeze the backbone and learn residual 1x1 adapters (eq. 3 of paper 000)")
+    train_stages: int | None = Field(
+        None, ge=1, description="only the last k stages of the backbone train; the frozen prefix's output on each "
+        "image is computed once and cached on disk for every trial that shares it (None: every stage trains); "
+        "needs data.augment false")
+    adapter_init: Literal["zero", "he"] = Field(
+        "zero", description="adapters start at zero, so ADRA starts at the pretrained network (eq. 3 with V = 0); "
+        "he: the authors' He initialisation (their per-conv adapters have a BatchNorm after them)")
 
 
 class OptimConfig(StrictModel):
@@ -48,6 +55,10 @@ class RuntimeConfig(StrictModel):
         "off", description="torch.compile the training step's loss (forward and regularizer penalty) in this mode; "
         "reduce-overhead adds CUDA graphs on CUDA. off: eager. Scoring is never compiled")
     channels_last: bool = Field(False, description="the network and its training batches in channels-last layout")
+    prefix_cache: bool = Field(True, description="model.train_stages: compute the frozen prefix's output once and share "
+                               "it through the on-disk cache (false: run the frozen stages on every batch)")
+    prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "
+                                 "(model.train_stages); the files used longest ago go first")
 
 
 class TrialConfig(StrictModel):
@@ -67,6 +78,13 @@ class TrialConfig(StrictModel):
         description="pull toward theta_0: none, l2sp or ewc, with its parameters")
     optim: OptimConfig = Field(default_factory=OptimConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @model_validator(mode="after")
+    def _prefix_without_augmentation(self) -> "TrialConfig":
+        if self.model.train_stages is not None and self.data.augment:
+            raise ValueError("model.train_stages caches the frozen prefix's output on un-augmented images: "
+                             "set data.augment=false")
+        return self
 
     @field_validator("method", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ import logging
 import platform
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,12 @@ import torch
 from adcore.config import TrialConfig
 from adcore.context import FitContext, default_cache_dir
 from adcore.data import BatchTransform, Benchmark, make_benchmark
-from adcore.methods import Detector, build_method
+from adcore.data.transforms import FeatureTransform
+from adcore.methods import METHODS, Detector, build_method
 from adcore.metrics import auroc, detection_metrics
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
 from adcore.objectives import Regularizer, build_regularizer
+from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
 from adcore.row import best_key, empty_row
 from adcore.train import Report, fit
 
@@ -111,8 +113,17 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     device = resolve_device(cfg.runtime.device)
     bench = make_benchmark(cfg.data, cfg.seed)
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
+    transform = BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment)
+    if cfg.model.train_stages is not None:
+        if METHODS.get(cfg.method.name).needs_images:
+            raise ValueError(f"method {cfg.method.name} works on the images themselves (or splits the backbone "
+                             "itself): leave model.train_stages unset")
+        backbone.freeze_prefix(cfg.model.train_stages)
+        if cfg.runtime.prefix_cache:
+            bench = through_prefix(bench, backbone.to(device), transform, cfg)
+            transform = FeatureTransform(device)
     if cfg.model.adapters:
-        add_residual_adapters(backbone)
+        add_residual_adapters(backbone, cfg.model.adapter_init)
         freeze_for_adra(backbone)
     layout = torch.channels_last if cfg.runtime.channels_last else torch.preserve_format
     method = build_method(cfg.method, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
@@ -121,14 +132,26 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
                          f"benchmark {cfg.data.benchmark} gives {len(torch.unique(bench.train_classes))} "
                          "(use data.benchmark=leave_one_out)")
     ctx = FitContext(
-        normal=bench.train_normal.to(device), oe=bench.oe.to(device),
-        transform=BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment),
-        device=device, eval_batch_size=cfg.runtime.eval_batch_size,
+        normal=bench.train_normal.to(device), oe=bench.oe.to(device), transform=transform, device=device, eval_batch_size=cfg.runtime.eval_batch_size,
         cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda",
         normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last)
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
     return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)
+
+
+def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransform, cfg: TrialConfig) -> Benchmark:
+    """The benchmark with every image replaced by the frozen prefix's output on it, from the shared
+    on-disk cache where another trial computed it (adcore.prefix); the backbone then takes those."""
+    cache = PrefixCache(default_cache_dir(cfg.runtime.cache_dir) / "prefix", cfg.runtime.prefix_cache_mb)
+    key = prefix_key(backbone, transform.mean, transform.std)
+
+    def outputs(images: torch.Tensor) -> torch.Tensor:
+        return prefix_outputs(backbone, images, transform.eval, cache, key, cfg.runtime.eval_batch_size)
+
+    backbone.prefix_in_input = True
+    return replace(bench, train_normal=outputs(bench.train_normal), oe=outputs(bench.oe),
+                   val_images=outputs(bench.val_images), test_images=outputs(bench.test_images))
 
 
 def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
@@ -145,6 +168,7 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
     out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
     out[best_key(cfg.selection_metric)] = best[cfg.selection_metric]
+    out["weight_shift"], out["weight_shift_rel"] = parts.regularizer.shift()  # of the trained backbone weights
     out.update(
         epochs_run=final["epoch"], best_val_epoch=best["epoch"], val_protocol=bench.info["val_protocol"],
         n_train_normal=bench.info["n_train_normal"], n_oe=bench.info["n_oe"], n_test=bench.info["n_test"],

@@ -20,6 +20,7 @@ import pandas as pd
 from dashboards.describe import budget_text, common_value
 from dashboards.figures.base import value_labels
 from dashboards.metrics import metric_label, metric_name, scale, unit
+from dashboards.significance import delta_columns, notes as significance_notes, significance
 from dashboards.spec import ARM_AXIS, SavedStudy
 
 TABLE_JSON = "table.json"
@@ -123,8 +124,15 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
         for column, numbers in (study.table.paper.columns.items() if study.table.paper else []):
             record[f"paper {column}"] = numbers.get(str(value), float("nan"))
         records.append(record)
+    stats = significance(study, frame)
+    for record in records if stats is not None else []:
+        record.update(delta_columns(stats).get(str(record[axis or "rows"]), {}))
     table = pd.DataFrame(records)
-    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline else None
+    present = set(map(str, study.labels(axis)))
+    missing = [f"table.{key} {value}" for key, value in (("baseline", study.table.baseline),
+                                                         ("compare_to", study.table.compare_to))
+               if value is not None and value not in present]
+    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline in present else None
     if study.table.mean_row and len(table) > 1:
         table = pd.concat([table, _mean_row(table, axis or "rows", study.table.spread)], ignore_index=True)
     if gains is not None:
@@ -143,7 +151,10 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
         notes.append(Note("mean_row", f"Row 'mean': the mean of the {len(records)} rows above (± the "
                                       f"{spread.split(' ')[0]} across them); paper columns averaged the same way where "
                                       "every row has a published number."))
-    if study.table.baseline:
+    if missing:
+        notes.append(Note("statistics", f"{' and '.join(missing)}: not among this run's rows (narrowed by "
+                                        f"{' '.join(study.applied) or 'the study'}), so no row is compared with it."))
+    if gains is not None:
         baseline = study.table.baseline
         notes.append(Note("baseline", f"Rows '<row> - {baseline}': that row's means minus the {baseline} row's, ours "
                                       f"and the paper's (its gain over {baseline}); n: the smaller of the two rows' n."))
@@ -151,6 +162,7 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
         notes.append(Note("paper", f"Paper columns: the published {study.table.paper.metric}"
                                    + (f"; paper budget: {study.table.paper.budget}" if study.table.paper.budget else "")
                                    + "."))
+    notes += [Note("statistics", text) for text in (significance_notes(study, stats, frame) if stats else [])]
     return table, notes
 
 
@@ -169,7 +181,7 @@ def _mean_row(table: pd.DataFrame, label_column: str, kind: str) -> pd.DataFrame
     """The mean over the rows of every numeric column; the spread columns become the spread across rows."""
     row: dict[str, Any] = {label_column: "mean"}
     for column in table.columns:
-        if column == label_column or not pd.api.types.is_numeric_dtype(table[column]):
+        if column == label_column or column.startswith("delta_") or not pd.api.types.is_numeric_dtype(table[column]):
             continue
         if column.endswith("_std"):
             row[column] = _spread(table[column.removesuffix("_std") + "_mean"].dropna(), kind)
@@ -189,7 +201,7 @@ def _gain_rows(table: pd.DataFrame, label_column: str, baseline: str) -> pd.Data
     for _, row in table[table[label_column].astype(str) != baseline].iterrows():
         gain: dict[str, Any] = {label_column: f"{row[label_column]} - {baseline}", "n": min(row["n"], base["n"])}
         for column in table.columns:
-            if (column not in (label_column, "n") and not column.endswith("_std")
+            if (column not in (label_column, "n") and not column.endswith("_std") and not column.startswith("delta_")
                     and pd.api.types.is_numeric_dtype(table[column])):
                 gain[column] = row[column] - base[column]
         rows.append(gain)
@@ -242,6 +254,12 @@ def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[
     """The printed table: 'mean ± std' cells, one decimal."""
     columns: list[tuple[str, list[str]]] = []
     for column in table.columns:
+        if column.startswith("delta_"):  # the paired difference to table.compare_to, one shown column
+            metric = column.removeprefix("delta_")
+            if metric in study.table.metrics:
+                columns.append((f"Δ {metric_name(metric)} vs {study.table.compare_to} [95% CI]",
+                                [_delta(table, i, column) for i in range(len(table))]))
+            continue
         if column.endswith("_std"):
             continue
         if column.endswith("_mean"):
@@ -255,6 +273,16 @@ def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[
     header = [name for name, _ in columns]
     cells = [list(row) for row in zip(*(values for _, values in columns))] if columns else []
     return header, cells
+
+
+def _delta(table: pd.DataFrame, i: int, column: str) -> str:
+    """'+2.3 [-0.4, +5.1]', with ' *' where both intervals exclude 0; '–' for the reference row."""
+    mean = table[column].iloc[i]
+    if pd.isna(mean):
+        return "–"
+    low, high = table[f"{column}_low"].iloc[i], table[f"{column}_high"].iloc[i]
+    resolved = table[f"{column}_resolved"].iloc[i]
+    return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]" + (" *" if pd.notna(resolved) and bool(resolved) else "")
 
 
 def _num(value: float) -> str:
@@ -284,7 +312,26 @@ def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> l
                              f"device {c('device')}, node {c('node')}, torch {c('torch_version')}; "
                              f"git {meta.get('git_commit', c('git_commit'))}{timing}"
                              + (f"; applied {' '.join(study.applied)}" if study.applied else "") + "."))
+    notes += _val_tracks_test(study, frame)
     failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):
         notes.append(Note("failed", f"{len(group)} trial(s) failed: {message}"))
     return notes
+
+
+def _val_tracks_test(study: SavedStudy, frame: pd.DataFrame) -> list[Note]:
+    """How well what a search or a no-peek choice sees (the validation metric) ranks trials as the
+    test metric does: Spearman's rank correlation over the finished trials."""
+    from scipy.stats import spearmanr
+
+    test = next((metric for metric in study.table.metrics if metric.startswith("test_")), None)
+    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    if test is None or study.metric not in ok or test not in ok:
+        return []
+    pairs = ok[[study.metric, test]].dropna()
+    if len(pairs) < 3 or pairs[study.metric].nunique() < 2 or pairs[test].nunique() < 2:
+        return []
+    rho, p = spearmanr(pairs[study.metric], pairs[test])
+    return [Note("validation", f"Validation tracks test: Spearman's rank correlation between {metric_name(study.metric)} "
+                               f"and {metric_name(test)} over the {len(pairs)} finished trials is {rho:.2f} "
+                               f"(p = {p:.2g}); near 0, choosing by validation says little about the test.")]

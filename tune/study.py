@@ -130,9 +130,13 @@ class Study(_Strict):
                                                or self.table.columns == self.rows_axis):
             raise ValueError(f"table.columns {self.table.columns!r} must be a grid axis other than the rows; "
                              f"axes: {', '.join(self.grid) or 'none'}")
-        if self.table.baseline is not None and self.table.baseline not in map(str, self.labels(self.rows_axis)):
-            raise ValueError(f"table.baseline {self.table.baseline!r} is not a value of the rows axis "
-                             f"{self.rows_axis!r}; values: {', '.join(map(str, self.labels(self.rows_axis)))}")
+        row_values = list(map(str, self.labels(self.rows_axis)))
+        for key in ("baseline", "compare_to"):
+            value = getattr(self.table, key)
+            # checked on the file itself: --smoke or --set may narrow the rows (the table then says so)
+            if value is not None and value not in row_values and not self.applied:
+                raise ValueError(f"table.{key} {value!r} is not a value of the rows axis {self.rows_axis!r}; "
+                                 f"values: {', '.join(row_values)}")
         unknown = [name for name in self.figures if name not in FIGURES]
         if unknown:
             raise ValueError(f"unknown figure(s) {', '.join(unknown)}; valid figures: {', '.join(FIGURES.names())}")

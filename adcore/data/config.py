@@ -20,14 +20,22 @@ class DataConfig(StrictModel):
     fold: int = Field(0, ge=0, description="the class c of the benchmark (the primary class y_a for minor_mode)")
     secondary_class: int | None = Field(None, ge=0, description="minor_mode: the secondary normal class y_b")
     minor_ratio: float = hparam(1.0, "minor_mode: ratio r of secondary to primary normal images, in [0, 1]", low=0.0, high=1.0)
+    classes: list[int] | None = Field(None, description="the dataset's classes the benchmark uses (None: all); fold "
+                                      "and secondary_class are among them, the other classes are in neither training "
+                                      "nor test (e.g. [0, 2, 4, 6, 8] with the odd classes as a same-domain OE)")
     oe_corpus: str = Field("mnist5k", description="registered image source used as the outlier-exposure corpus")
+    oe_classes: list[int] | None = Field(None, description="the OE corpus's classes used (None: all of them, except "
+                                         "that an OE corpus of the dataset's own images or class vocabulary keeps only "
+                                         "the classes outside data.classes: a class split); never a benchmark class")
     image_size: int = Field(32, ge=8, description="side length images are resized to")
     n_normal: int | None = Field(384, ge=1, description="normal training images per trial (None: all)")
     n_oe: int | None = Field(1024, ge=1, description="OE images per trial (None: the whole corpus)")
     n_val: int = Field(128, ge=2, description="validation images per side (normal and anomalous-by-protocol)")
     n_test: int | None = Field(1000, ge=2, description="test images per trial, a seeded subset (None: the whole test split)")
-    val_protocol: Literal["oe_holdout", "class_holdout"] = Field(
-        "oe_holdout", description="validation anomalies: held-out OE images, or (leave_one_out only) one more class held out of the normal classes; never the test anomaly class")
+    val_protocol: Literal["oe_holdout", "class_holdout", "oe_class_holdout"] = Field(
+        "oe_holdout", description="validation anomalies, never a test class: oe_holdout, held-out OE images; "
+        "class_holdout (leave_one_out only), one more class held out of the normal classes (and of the test); "
+        "oe_class_holdout, one OE class held out of the training OE (same domain when the OE is a class split)")
     augment: bool = Field(True, description="random crop (pad 4) and horizontal flip on training batches")
 
     @field_validator("benchmark")
@@ -36,6 +44,13 @@ class DataConfig(StrictModel):
         from adcore.data.benchmarks import BENCHMARKS
 
         return BENCHMARKS.known(name)
+
+    @field_validator("classes", "oe_classes")
+    @classmethod
+    def _distinct(cls, classes: list[int] | None) -> list[int] | None:
+        if classes is not None and (len(set(classes)) != len(classes) or len(classes) < 2 or min(classes) < 0):
+            raise ValueError(f"needs two or more distinct class indices, got {classes}")
+        return classes
 
     @model_validator(mode="after")
     def _protocol_accepts(self) -> "DataConfig":

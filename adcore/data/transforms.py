@@ -31,6 +31,22 @@ def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     raise ValueError(f"cannot convert {images.shape[1]}-channel images to {channels} channels")
 
 
+class FeatureTransform:
+    """The identity on a frozen prefix's outputs (``model.train_stages``): cached once, they are already
+    what the trained stages take, with no augmentation to apply."""
+
+    augment = False
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def eval(self, features: torch.Tensor) -> torch.Tensor:
+        return features.to(self.device, non_blocking=True).float()
+
+    def train(self, features: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.eval(features)
+
+
 class BatchTransform:
     """Normalise (and for training, augment) uint8 batches on the device they will be used on.
 

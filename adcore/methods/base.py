@@ -55,6 +55,9 @@ class Detector(nn.Module):
     trains: ClassVar[bool] = True  # the training loop takes steps on loss(); False: nothing trains
     uses_oe: ClassVar[bool] = True  # the training loop feeds OE batches to loss()
     needs_class_labels: ClassVar[bool] = False  # setup() reads the class of every training normal
+    # it transforms or reads its input images (rotations, pixels) or splits the backbone itself, so it cannot
+    # take a frozen prefix's cached outputs instead (model.train_stages)
+    needs_images: ClassVar[bool] = False
     uses_imagenet_head: ClassVar[bool] = False  # the backbone's pretrained classifier stays trainable
 
     def __init__(self, backbone: Backbone, params: ComponentParams) -> None:

@@ -55,6 +55,7 @@ class CSINetwork(nn.Module):
 @METHODS.register("csi")
 class CSI(Detector):
     Params = CSIParams
+    needs_images = True
     uses_oe = False
 
     def __init__(self, backbone: Backbone, params: CSIParams) -> None:

@@ -42,6 +42,7 @@ class GEOMParams(ComponentParams):
 @METHODS.register("geom")
 class GEOM(Detector):
     Params = GEOMParams
+    needs_images = True
     uses_oe = False
 
     def __init__(self, backbone: Backbone, params: GEOMParams) -> None:

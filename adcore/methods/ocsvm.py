@@ -64,6 +64,7 @@ def grid_name(nu: float, gamma: float) -> str:
 @METHODS.register("ocsvm")
 class OCSVM(FrozenFeatureDetector):
     Params = OCSVMParams
+    needs_images = True
 
     def __init__(self, backbone: Backbone, params: OCSVMParams) -> None:
         super().__init__(backbone, params)

@@ -38,6 +38,7 @@ class RotationClassifierParams(ComponentParams):
 @METHODS.register("rotation_classifier")
 class RotationClassifier(Detector):
     Params = RotationClassifierParams
+    needs_images = True
     uses_oe = False
     needs_class_labels = True
 

@@ -38,6 +38,8 @@ class StagedParams(ComponentParams):
 class StagedDetector(Detector):
     """A backbone split into frozen early stages and trained late stages."""
 
+    needs_images = True  # it splits the backbone itself (method.train_stages)
+
     def __init__(self, backbone: Backbone, params: StagedParams) -> None:
         super().__init__(backbone, params)
         stages = backbone.stages()

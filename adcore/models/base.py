@@ -31,6 +31,8 @@ class Backbone(nn.Module):
     input_mean: tuple[float, float, float]  # x_norm = (x / 255 - mean) / std, per channel
     input_std: tuple[float, float, float]
     adapter_style: str  # "per_conv" (ResNets) or "per_block" (EfficientNet); see adapters.py
+    frozen_stages: int = 0  # after freeze_prefix(): this many stages are frozen
+    prefix_in_input: bool = False  # forward_features takes the frozen prefix's (cached) output, not images
 
     def stages(self) -> list[tuple[str, nn.Module]]:
         """Ordered early -> late, stem first; applied in turn they map the normalised input
@@ -49,10 +51,43 @@ class Backbone(nn.Module):
         return {name for name, p in self.named_parameters() if id(p) in in_head}
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) normalised float -> (B, num_features), globally average-pooled."""
-        for _, stage in self.stages():
+        """(B, 3, H, W) normalised float -> (B, num_features), globally average-pooled. With
+        ``prefix_in_input`` the input is the frozen prefix's output (``prefix(images)``) instead."""
+        if self.frozen_stages and not self.prefix_in_input:
+            x = self.prefix(x)
+        for _, stage in self.stages()[self.frozen_stages:]:
             x = stage(x)
         return x.mean(dim=(2, 3))
+
+    def freeze_prefix(self, train_stages: int) -> None:
+        """Freeze all but the last ``train_stages`` stages. Their output on an image never changes, so it
+        can be computed once (``prefix``, cached by ``adcore.prefix``) and handed to ``forward_features``
+        in place of the image (``prefix_in_input``); otherwise the frozen stages run on every call, in
+        eval mode and without gradient."""
+        stages = self.stages()
+        if not 1 <= train_stages <= len(stages):
+            names = ", ".join(name for name, _ in stages)
+            raise ValueError(f"model.train_stages={train_stages}, but this backbone has {len(stages)} stages ({names})")
+        self.frozen_stages = len(stages) - train_stages
+        for _, module in stages[: self.frozen_stages]:
+            module.requires_grad_(False)
+
+    def trained_stages(self) -> list[tuple[str, nn.Module]]:
+        return self.stages()[self.frozen_stages:]
+
+    @torch.no_grad()
+    def prefix(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised images -> the frozen stages' output (B, C, h, w), BatchNorm with its
+        pretrained statistics."""
+        stages = self.stages()[: self.frozen_stages]
+        was_training = [module.training for _, module in stages]
+        for _, module in stages:
+            module.eval()
+        for _, module in stages:
+            x = module(x)
+        for (_, module), training in zip(stages, was_training):
+            module.train(training)
+        return x
 
     def forward_head(self, features: Tensor) -> Tensor:
         """(B, num_features) -> pretrained-head logits (B, num_classes)."""

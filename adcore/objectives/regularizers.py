@@ -35,6 +35,15 @@ class Regularizer:
     def after_step(self, lr: float) -> None:
         """Called after each optimizer step; proximal regularizers apply themselves here."""
 
+    @torch.no_grad()
+    def shift(self) -> tuple[float, float]:
+        """How far training moved the regularized weights: ||theta - theta_0|| and that over ||theta_0||,
+        so a table shows whether a pull toward theta_0 did anything."""
+        zero = torch.zeros((), device=self.device)
+        moved = sum(((p - self.theta0[name]).pow(2).sum() for name, p in self.named), start=zero).sqrt().item()
+        size = sum((self.theta0[name].pow(2).sum() for name, _ in self.named), start=zero).sqrt().item()
+        return moved, moved / size if size > 0 else float("nan")
+
 
 REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
 

@@ -42,13 +42,13 @@ def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
     return labels
 
 
-def save(fig: "Figure", folder: Path, stem: str, caption: str = "") -> Path:
-    """Write ``stem.png`` and ``stem.svg`` with the caption (the budget) under the axes."""
+def save(fig: "Figure", folder: Path, stem: str, caption: str = "", tight: bool = True) -> Path:
+    """Write ``stem.png`` and ``stem.svg`` with the caption (the budget) under the axes; ``tight=False``
+    for a figure placed by hand, which an automatic layout would move."""
     if caption:
         fig.text(0.01, 0.005, caption, fontsize=7, color="dimgray", ha="left", va="bottom", wrap=True)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
-    else:
-        fig.tight_layout()
+    if tight and fig.get_layout_engine() is None:  # a figure with its own (constrained) layout keeps it
+        fig.tight_layout(rect=(0, 0.05, 1, 1) if caption else None)
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):
         fig.savefig(folder / f"{stem}.{suffix}", dpi=150)
@@ -56,9 +56,13 @@ def save(fig: "Figure", folder: Path, stem: str, caption: str = "") -> Path:
     return folder / f"{stem}.png"
 
 
+DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search",)}
+
+
 def draw(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> list[Path]:
-    """Every figure of the study: its default one (per-row for a grid, the search plot for a search)
-    and the ones it names under ``figures:``; those whose rows are missing are skipped."""
-    names = ["search" if study.search else "rows", *study.figures]
+    """Every figure of the study: its default ones (for a grid: per row, and the statistics where the
+    table has them; for a search: the search plot) and the ones it names under ``figures:``; a figure
+    whose rows are missing is skipped."""
+    names = dict.fromkeys([*DEFAULT_FIGURES["search" if study.search else "grid"], *study.figures])
     written = [FIGURES.get(name)(study, frame, folder) for name in names]
     return [path for path in written if path is not None]

@@ -13,7 +13,8 @@ from dashboards.figures import FIGURES
 from dashboards.spec import SavedStudy
 
 ARMS = ["hsc", "adra", "adib"]
-GRID = {"arm": ARMS, "data.oe_corpus": ["mnist5k", "smooth_noise"], "data.fold": [7, 0], "regularizer.alpha": [0.0, 0.01]}
+GRID = {"arm": ARMS, "data.oe_corpus": ["mnist5k", "smooth_noise"], "data.fold": [7, 0], "regularizer.alpha": [0.0, 0.01],
+        "data.minor_ratio": [0.0, 1.0]}
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "val_protocol": "oe_holdout"}
 
@@ -38,7 +39,8 @@ def _frame() -> pd.DataFrame:
 
 GRID_STUDY = SavedStudy.from_dict({
     "name": "synthetic", "grid": GRID,
-    "table": {"rows": "arm", "columns": "data.oe_corpus", "baseline": "hsc", "metrics": ["test_auroc", "test_ap"],
+    "table": {"rows": "arm", "columns": "data.oe_corpus", "baseline": "hsc", "compare_to": "hsc",
+              "metrics": ["test_auroc", "test_ap"],
               "paper": {"metric": "mAUC (%)", "columns": {"SVHN": {"hsc": 70.2, "adra": 75.3, "adib": 79.8}}}}})
 SEARCH_STUDY = SavedStudy.from_dict({
     "name": "synthetic_search", "grid": {"arm": ["adib"]}, "metric": "val_ap",

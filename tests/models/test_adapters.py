@@ -17,11 +17,11 @@ NAMES = ["resnet26_cifar", "efficientnet_lite0", "resnet18"]
 
 @pytest.fixture(scope="module", params=NAMES)
 def pair(request) -> tuple[Backbone, Backbone, list[nn.Parameter]]:
-    """(original, adapted copy, adapter parameters), both in eval mode."""
+    """(original, adapted copy with the authors' He-initialised adapters, adapter parameters), both in eval mode."""
     torch.manual_seed(0)
     original = create_backbone(request.param, pretrained=False).eval()
     adapted = copy.deepcopy(original)
-    return original, adapted, add_residual_adapters(adapted)
+    return original, adapted, add_residual_adapters(adapted, init="he")
 
 
 def bn_affine_names(backbone: nn.Module) -> set[str]:
@@ -62,6 +62,22 @@ def test_adapters_start_he_initialised_not_zero(pair) -> None:
         assert p.abs().sum() > 0
         out_channels = p.shape[0]
         assert 0.5 < p.std().item() / (2 / out_channels) ** 0.5 < 1.5  # kaiming_normal_, fan_out
+
+
+def test_adra_starts_at_the_pretrained_network(tiny_budget) -> None:
+    """Eq. 3 with V = 0: by default ADRA's features at initialisation are the pretrained backbone's."""
+    from adcore.config import build_config
+    from adcore.presets import preset
+    from adcore.trial import prepare_trial
+
+    cfg = build_config(tiny_budget, preset("a6"))
+    assert cfg.model.adapter_init == "zero"
+    parts = prepare_trial(cfg)
+    pretrained = create_backbone(cfg.model.backbone, pretrained=True).eval()
+    x = parts.ctx.transform.eval(parts.bench.test_images[:8])
+    parts.method.eval()
+    with torch.no_grad():
+        assert torch.equal(parts.method.embed(x), pretrained.forward_features(x))
 
 
 def test_zero_adapters_give_the_original_network_exactly(pair) -> None:

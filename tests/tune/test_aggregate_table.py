@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dashboards.describe import budget_text
-from dashboards.tables import grid_table
+from dashboards.tables import grid_table, shown
 from tune.study import Study
 
 
@@ -46,3 +46,19 @@ def test_budget_line_names_the_optimizer() -> None:
     frame = pd.DataFrame([{"optim.optimizer": "adam", "optim.lr": 1e-3, "optim.weight_decay": 5e-4}])
     assert "Adam lr 0.001 (L2 0.0005" in budget_text(frame) and "momentum" not in budget_text(frame)
     assert "SGD lr" in budget_text(frame.assign(**{"optim.optimizer": "sgd"}))
+
+
+def test_each_row_gets_its_paired_difference_to_the_reference_and_a_failed_unit_is_dropped() -> None:
+    rows = ROWS.copy()
+    rows.loc[(rows["arm"] == "a6") & (rows["data.fold"] == 1) & (rows["seed"] == 1), "status"] = "failed"
+    study = _study(compare_to="a6").saved()
+    table, notes = grid_table(study, rows)
+    a7 = table.set_index("arm").loc["a7"]
+    # a7 - a6 is 20 points in every unit; the unit a6 failed is dropped, never imputed
+    assert a7["delta_test_auroc"] == pytest.approx(20.0) and a7["delta_test_auroc_units"] == 3
+    assert a7["delta_test_auroc_low"] == pytest.approx(20.0) and a7["delta_test_auroc_resolved"]
+    assert pd.isna(table.set_index("arm").loc["a6", "delta_test_auroc"])  # the reference row
+    texts = " ".join(note.text for note in notes)
+    assert "data.fold=1, seed=1" in texts and "dropped, not imputed" in texts and "* marks" in texts
+    header, cells = shown(study, table)
+    assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0] *"

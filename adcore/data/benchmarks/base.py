@@ -15,13 +15,10 @@ from typing import Any, ClassVar
 import torch
 
 from adcore.data.config import DataConfig
-from adcore.data.sources import ImageSet, load_source
+from adcore.data.overlap import default_oe_classes, overlap_error
+from adcore.data.sources import SOURCES, ImageSet, load_source
 from adcore.data.transforms import resize_images, to_channels
 from adcore.registry import Registry
-
-# Sources whose OE corpus is a split other than "train" (STL-10's large unlabelled split).
-OE_SPLITS: dict[str, str] = {"stl10": "unlabeled"}
-
 
 @dataclass
 class Selection:
@@ -59,7 +56,7 @@ class Protocol:
     """How one benchmark picks its normal and anomalous classes; registered in BENCHMARKS."""
 
     metric_names: ClassVar[tuple[str, ...]] = ()  # test metrics it reports beyond test_ap / test_auroc
-    val_protocols: ClassVar[tuple[str, ...]] = ("oe_holdout",)  # validation protocols it supports
+    val_protocols: ClassVar[tuple[str, ...]] = ("oe_holdout", "oe_class_holdout")  # validation protocols it supports
 
     def check(self, cfg: DataConfig) -> None:
         """Refuse a config this protocol cannot run (called when the config is validated)."""
@@ -67,8 +64,11 @@ class Protocol:
             raise ValueError(f"data.val_protocol {cfg.val_protocol} does not fit benchmark {cfg.benchmark}, which "
                              f"supports {', '.join(self.val_protocols)} (class_holdout needs leave_one_out: elsewhere "
                              "every other class is a test anomaly)")
+        if cfg.classes is not None and cfg.fold not in cfg.classes:
+            raise ValueError(f"data.fold {cfg.fold} is not one of data.classes {cfg.classes}")
 
-    def select(self, cfg: DataConfig, train: ImageSet, generator: torch.Generator) -> Selection:
+    def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
+        """Choose among ``classes`` (the benchmark's: data.classes, or all the dataset's)."""
         raise NotImplementedError
 
     def test_metrics(self, bench: Benchmark, scores: torch.Tensor) -> dict[str, float]:
@@ -101,38 +101,75 @@ def check_class(cfg_name: str, value: int, num_classes: int) -> None:
         raise ValueError(f"data.{cfg_name}={value} is not a class of this dataset (0..{num_classes - 1})")
 
 
+def benchmark_classes(cfg: DataConfig, train: ImageSet) -> list[int]:
+    """data.classes, each a class of the dataset, or every class of it."""
+    check_class("fold", cfg.fold, len(train.class_names))
+    for value in cfg.classes or []:
+        check_class("classes", value, len(train.class_names))
+    return list(cfg.classes) if cfg.classes is not None else list(range(len(train.class_names)))
+
+
+def _oe_pool(oe_classes: list[int] | None, oe: ImageSet, held: int | None) -> torch.Tensor:
+    """Indices of the OE images a trial may draw: of its OE classes (all without), minus the class held
+    out for validation."""
+    if oe_classes is None and held is None:
+        return torch.arange(len(oe))
+    classes = oe_classes if oe_classes is not None else list(range(len(oe.class_names)))
+    return of_classes(oe.labels, [c for c in classes if c != held])
+
+
+def held_oe_class(cfg: DataConfig, oe: ImageSet, oe_classes: list[int] | None, classes: list[int]) -> int:
+    """oe_class_holdout: the OE class held out for validation, a different one for each fold (the
+    fold's position among the benchmark's classes picks among the OE classes)."""
+    oe_classes = oe_classes if oe_classes is not None else list(range(len(oe.class_names)))
+    if len(oe_classes) < 2 or not (oe.labels >= 0).any():
+        raise ValueError(f"data.val_protocol oe_class_holdout holds one OE class out, but data.oe_corpus "
+                         f"{cfg.oe_corpus} has {'no labelled classes' if not (oe.labels >= 0).any() else 'one class'}; "
+                         "use val_protocol oe_holdout")
+    return oe_classes[classes.index(cfg.fold) % len(oe_classes)]
+
+
 def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     """Build the configured benchmark from the registered sources (nothing downloads)."""
-    if cfg.oe_corpus == cfg.dataset and cfg.oe_corpus not in OE_SPLITS:
-        raise ValueError(f"data.oe_corpus must differ from data.dataset ({cfg.dataset}): the OE corpus would then "
-                         f"contain the test anomaly class (only {', '.join(OE_SPLITS)} has a separate OE split)")
     protocol = BENCHMARKS.get(cfg.benchmark)()
+    data, oe = SOURCES.get(cfg.dataset), SOURCES.get(cfg.oe_corpus)
     generator = torch.Generator().manual_seed(seed)
     train = load_source(cfg.dataset, "train", cfg.data_root)
     test = load_source(cfg.dataset, "test", cfg.data_root)
-    check_class("fold", cfg.fold, len(train.class_names))
-    chosen = protocol.select(cfg, train, generator)
-    info: dict[str, Any] = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, **chosen.info}
+    classes = benchmark_classes(cfg, train)
+    oe_source = load_source(cfg.oe_corpus, oe.oe_split, cfg.data_root)
+    for value in cfg.oe_classes or []:
+        check_class("oe_classes", value, len(oe_source.class_names))
+    oe_classes = cfg.oe_classes if cfg.oe_classes is not None else default_oe_classes(data, train, classes, oe, oe_source)
+    error = overlap_error(data, train, classes, oe, oe_source, oe_classes)
+    if error:
+        raise ValueError(error)
+    chosen = protocol.select(cfg, train, classes, generator)
+    info: dict[str, Any] = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, "oe_classes": oe_classes,
+                            **chosen.info}
 
     val_normal_idx, _ = take(chosen.val_normal_pool, cfg.n_val, generator)
-    oe_source = load_source(cfg.oe_corpus, OE_SPLITS.get(cfg.oe_corpus, "train"), cfg.data_root)
+    held_oe = held_oe_class(cfg, oe_source, oe_classes, classes) if cfg.val_protocol == "oe_class_holdout" else None
     n_oe_val = cfg.n_val if cfg.val_protocol == "oe_holdout" else 0
-    oe_idx, _ = take(torch.arange(len(oe_source)), None if cfg.n_oe is None else cfg.n_oe + n_oe_val, generator)
+    oe_pool = _oe_pool(oe_classes, oe_source, held_oe)
+    oe_idx, _ = take(oe_pool, None if cfg.n_oe is None else cfg.n_oe + n_oe_val, generator)
     val_oe_idx, oe_idx = oe_idx[:n_oe_val], oe_idx[n_oe_val:]
 
     test_idx, _ = take(torch.arange(len(test)), cfg.n_test, generator)
     test_set = test.subset(test_idx)
-    test_labels = torch.isin(test_set.labels, torch.tensor(chosen.anomaly_classes)).long()
     held = chosen.val_anomaly_class
-    if held is not None:  # the validation anomaly class is removed from the test too
-        keep = test_set.labels != held
-        test_set, test_labels = test_set.subset(keep), test_labels[keep]
+    keep = torch.isin(test_set.labels, torch.tensor([c for c in classes if c != held]))
+    test_set = test_set.subset(keep)  # the benchmark's classes only; a class held out for validation is not tested
+    test_labels = torch.isin(test_set.labels, torch.tensor(chosen.anomaly_classes)).long()
 
     if cfg.val_protocol == "oe_holdout":
         val_anomalies = oe_source.images[val_oe_idx]
-    else:
+    elif cfg.val_protocol == "class_holdout":
         val_anomalies = train.images[take(of_classes(train.labels, [held]), cfg.n_val, generator)[0]]
         info["val_anomaly_class"] = held
+    else:
+        val_anomalies = oe_source.images[take(of_classes(oe_source.labels, [held_oe]), cfg.n_val, generator)[0]]
+        info["val_anomaly_oe_class"] = held_oe
 
     channels = max(train.images.shape[1], oe_source.images.shape[1])
 

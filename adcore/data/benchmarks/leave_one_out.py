@@ -1,6 +1,7 @@
 """Leave-one-out (paper 000's semantic benchmark, paper 002's hold-out-class benchmark): class
-``fold`` is the anomaly, every other class is normal. With ``val_protocol: class_holdout`` the next
-class after the fold is held out of the normals as the validation anomaly (and out of the test)."""
+``fold`` is the anomaly, every other class (of ``data.classes``) is normal. With ``val_protocol:
+class_holdout`` the next class after the fold is held out of the normals as the validation anomaly
+(and out of the test)."""
 from __future__ import annotations
 
 import torch
@@ -12,13 +13,13 @@ from adcore.data.sources import ImageSet
 
 @BENCHMARKS.register("leave_one_out")
 class LeaveOneOut(Protocol):
-    val_protocols = ("oe_holdout", "class_holdout")
+    val_protocols = (*Protocol.val_protocols, "class_holdout")
 
-    def select(self, cfg: DataConfig, train: ImageSet, generator: torch.Generator) -> Selection:
-        others = [c for c in range(len(train.class_names)) if c != cfg.fold]
+    def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
+        others = [c for c in classes if c != cfg.fold]
         normal_classes, held = others, None
         if cfg.val_protocol == "class_holdout":
-            held = others[cfg.fold % len(others)]  # the next class after the fold
+            held = others[classes.index(cfg.fold) % len(others)]  # the next class after the fold
             normal_classes = [c for c in others if c != held]
         pool = of_classes(train.labels, normal_classes)
         train_index, rest = take(pool, n_train(cfg.n_normal, pool, cfg.n_val), generator)

@@ -25,8 +25,10 @@ class MinorMode(Protocol):
             raise ValueError("data.secondary_class is required when data.benchmark is minor_mode")
         if cfg.secondary_class == cfg.fold:
             raise ValueError("data.secondary_class must differ from data.fold")
+        if cfg.classes is not None and cfg.secondary_class not in cfg.classes:
+            raise ValueError(f"data.secondary_class {cfg.secondary_class} is not one of data.classes {cfg.classes}")
 
-    def select(self, cfg: DataConfig, train: ImageSet, generator: torch.Generator) -> Selection:
+    def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
         assert cfg.secondary_class is not None
         check_class("secondary_class", cfg.secondary_class, len(train.class_names))
         primary, secondary = cfg.fold, cfg.secondary_class
@@ -35,7 +37,7 @@ class MinorMode(Protocol):
         n_secondary = round(n_total * cfg.minor_ratio / (1.0 + cfg.minor_ratio))
         take_a, rest_a = take(primary_idx, n_total - n_secondary, generator)
         take_b, _ = take(of_classes(train.labels, [secondary]), n_secondary, generator)
-        anomalies = [c for c in range(len(train.class_names)) if c not in (primary, secondary)]
+        anomalies = [c for c in classes if c not in (primary, secondary)]
         info = dict(primary_class=primary, secondary_class=secondary, minor_ratio=cfg.minor_ratio,
                     n_secondary=n_secondary)
         # validation normals: the primary class

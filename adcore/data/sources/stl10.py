@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.locate import require_file, require_root
 
 CLASS_NAMES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
@@ -26,7 +26,8 @@ _HOW = (
 
 def load_stl10(split: str, data_root: str | Path | None, limit: int | None = None) -> ImageSet:
     """The first ``limit`` images of ``split`` (all when None); labels are -1 for ``unlabeled``."""
-    check_split("stl10", split, SPLITS)
+    if split not in SPLITS:
+        raise ValueError(f"stl10 has no split {split!r}; valid splits: {', '.join(SPLITS)}")
     root = require_root("stl10", data_root, _HOW)
     how = _HOW.format(root=root)
     x_path = require_file("stl10", root / SUBDIR / f"{split}_X.bin", how)
@@ -47,7 +48,7 @@ def load_stl10(split: str, data_root: str | Path | None, limit: int | None = Non
     return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), CLASS_NAMES)
 
 
-@SOURCES.register("stl10")
+@source("stl10", splits=SPLITS, vocabulary="objects", oe_split="unlabeled")
 def stl10(split: str, data_root: str | Path | None) -> ImageSet:
     """A whole split; use ``load_stl10(..., limit=k)`` for the first k images."""
     return load_stl10(split, data_root)

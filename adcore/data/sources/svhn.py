@@ -7,7 +7,7 @@ import numpy as np
 import scipy.io
 import torch
 
-from adcore.data.sources.base import SOURCES, ImageSet, check_split
+from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.locate import require_file, require_root
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -18,9 +18,8 @@ _HOW = (
 )
 
 
-@SOURCES.register("svhn")
+@source("svhn", splits=("train", "test", "extra"), vocabulary="digits")
 def svhn(split: str, data_root: str | Path | None) -> ImageSet:
-    check_split("svhn", split, ("train", "test", "extra"))
     root = require_root("svhn", data_root, _HOW)
     path = require_file("svhn", root / SUBDIR / f"{split}_32x32.mat", _HOW.format(root=root))
     mat = scipy.io.loadmat(path, variable_names=("X", "y"))
