@@ -46,10 +46,16 @@ class OptimConfig(StrictModel):
 
 
 class RuntimeConfig(StrictModel):
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available (bf16 autocast), else cpu")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: cuda when available, else cpu. On cuda training runs under bf16 autocast; "
+        "scores are always computed in float32")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
     cache_dir: str | None = Field(None, description="where cached Fisher matrices go (default ~/.cache/adcore or $ADCORE_CACHE)")
     eval_batch_size: int = Field(256, ge=1, description="batch size for scoring")
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
+        "off", description="torch.compile the training step's loss (forward and regularizer penalty) in this mode; "
+        "reduce-overhead adds CUDA graphs on CUDA. off: eager. Scoring is never compiled")
+    channels_last: bool = Field(False, description="the network and its training batches in channels-last layout")
     prefix_cache: bool = Field(True, description="model.train_stages: compute the frozen prefix's output once and share "
                                "it through the on-disk cache (false: run the frozen stages on every batch)")
     prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
+from adcore.context import full_precision
+
 if TYPE_CHECKING:
     from adcore.models import Backbone
 
@@ -126,8 +128,10 @@ def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callab
     normalisation (see ``prefix_key``)."""
 
     def compute() -> torch.Tensor:
-        out = [backbone.prefix(normalise(images[start : start + batch])).to(dtype)
-               for start in range(0, len(images), batch)]
+        # float32 without TF32 (full_precision): these features are what every later score is computed from
+        with full_precision(next(backbone.parameters()).device):
+            out = [backbone.prefix(normalise(images[start : start + batch])).to(dtype)
+                   for start in range(0, len(images), batch)]
         return torch.cat(out) if out else torch.empty(0, dtype=dtype)
 
     key = hashlib.sha256(f"{digest_tensors(images)}:{weights_key}:{dtype}".encode()).hexdigest()[:32]

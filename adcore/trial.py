@@ -132,7 +132,8 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     if cfg.model.adapters:
         add_residual_adapters(backbone, cfg.model.adapter_init)
         freeze_for_adra(backbone)
-    method = build_method(cfg.method, backbone).to(device)
+    layout = torch.channels_last if cfg.runtime.channels_last else torch.preserve_format
+    method = build_method(cfg.method, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
     if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
         raise ValueError(f"method {cfg.method.name} classifies the normal classes and needs at least two of them; "
                          f"benchmark {cfg.data.benchmark} gives {len(torch.unique(bench.train_classes))} "
@@ -140,7 +141,7 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device), transform=transform, device=device, eval_batch_size=cfg.runtime.eval_batch_size,
         cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda",
-        normal_classes=bench.train_classes)
+        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last)
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
     return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
-from adcore.context import FitContext
+from adcore.context import FitContext, full_precision
 from adcore.methods.base import METHODS, Detector, NotFittedError, TrainBatch
 from adcore.models import Backbone
 from adcore.params import ComponentParams, hparam
@@ -127,8 +127,9 @@ class RotationClassifier(Detector):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 2C): the class logits of x, then those of ODIN's perturbed x divided by T."""
         p = self.params
-        perturbed = odin_inputs(self._logits, x, p.temperature, p.epsilon, self.std)
-        return torch.cat([self._logits(x).float(), self._logits(perturbed).float() / p.temperature], dim=1)
+        with full_precision(x.device):  # ODIN's step is below bf16's and TF32's resolution
+            perturbed = odin_inputs(self._logits, x, p.temperature, p.epsilon, self.std)
+            return torch.cat([self._logits(x).float(), self._logits(perturbed).float() / p.temperature], dim=1)
 
     def _anomaly(self, features: torch.Tensor, scorer: str) -> torch.Tensor:
         plain, scaled = features.chunk(2, dim=1)
