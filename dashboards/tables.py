@@ -332,6 +332,12 @@ def _val_tracks_test(study: SavedStudy, frame: pd.DataFrame) -> list[Note]:
     if len(pairs) < 3 or pairs[study.metric].nunique() < 2 or pairs[test].nunique() < 2:
         return []
     rho, p = spearmanr(pairs[study.metric], pairs[test])
+    if rho < 0:
+        reading = "negative: a choice made on validation would lean against the test"
+    elif rho < 0.3:
+        reading = "weak: choosing by validation says little about the test"
+    else:
+        reading = "choosing by validation follows the test as far as this correlation goes"
     return [Note("validation", f"Validation tracks test: Spearman's rank correlation between {metric_name(study.metric)} "
                                f"and {metric_name(test)} over the {len(pairs)} finished trials is {rho:.2f} "
-                               f"(p = {p:.2g}); near 0, choosing by validation says little about the test.")]
+                               f"(p = {p:.2g}); {reading}.")]
