@@ -11,20 +11,20 @@ CIFAR-100 is OE for CIFAR-10), or, in the same family, when it is drawn from a s
 """
 from __future__ import annotations
 
-from adcore.data.sources import ImageSet, Source
+from adcore.data.sources.base import ClassMakeup, Source
 
 
-def overlap_error(data: Source, bench: ImageSet, bench_classes: list[int], oe: Source, oe_set: ImageSet,
+def overlap_error(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source, oe_set: ClassMakeup,
                   oe_classes: list[int] | None) -> str | None:
-    """Why this OE corpus would put benchmark classes (or images) into the OE set; None if it does not."""
+    """Why this OE corpus would put benchmark classes (or images) into the OE set; None if it does not.
+    ``bench`` and ``oe_set`` are loaded image sets or, before anything is loaded, their censuses."""
     same_images = oe.family == data.family and oe.oe_split in data.splits
     same_labels = oe.vocabulary is not None and oe.vocabulary == data.vocabulary
     if not (same_images or same_labels):
         return None
     relation = (f"is drawn from the same collection ({data.family}) as data.dataset {data.name}" if same_images
                 else f"names its classes in the same vocabulary ({data.vocabulary}) as data.dataset {data.name}")
-    labelled = bool(oe_set.class_names) and bool((oe_set.labels >= 0).any())
-    if not labelled:
+    if not oe_set.labelled:
         return (f"data.oe_corpus {oe.name} {relation} and has no classes to keep apart from the benchmark's; "
                 "choose another OE corpus")
     used = list(range(len(oe_set.class_names))) if oe_classes is None else oe_classes

@@ -5,20 +5,28 @@ A protocol (leave_one_out, one_vs_rest, minor_mode: one module each) decides whi
 normal and which anomalous and which training images are taken; everything else is common. Every
 benchmark yields training normals, an OE set, a validation set that holds no test anomaly class,
 and a test set; labels are 1 for anomalies and 0 for normal images. All subsets are drawn with the
-trial seed, so a config and seed always give the same images.
+trial seed, so a config and seed always give the same images. A source with one split has its test
+split drawn from it first (``adcore.data.splits``), apart from every image the protocol may take.
+
+A protocol also says how many training images it takes (``demand``), so the check before Ray starts
+(``adcore.data.check``) can compare a budget with a source's class counts without loading an image.
+torch is imported inside the functions that use it: reading the registry stays light.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import torch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from adcore.data.config import DataConfig
 from adcore.data.overlap import overlap_error
-from adcore.data.sources import SOURCES, ImageSet, load_source
-from adcore.data.transforms import resize_images, to_channels
+from adcore.data.sources import Census, DataConfigError, ImageSet, LoadSettings, Source, load_split, resolve_source
+from adcore.data.splits import stratified_test_index
 from adcore.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
 
 @dataclass
 class Selection:
@@ -52,6 +60,21 @@ class Benchmark:
         return self.protocol.test_metrics(self, scores)
 
 
+@dataclass(frozen=True)
+class Need:
+    """Training images a protocol takes from the union of some classes, and the keys that set how many."""
+
+    classes: tuple[int, ...]
+    count: int
+    keys: str  # what to lower, e.g. "data.n_normal + data.n_val"
+
+
+def normal_need(classes: list[int], n_normal: int | None, n_val: int) -> Need:
+    """Training normals plus validation normals drawn from one pool (n_normal None: all but n_val, so at
+    least one to train on)."""
+    return Need(tuple(classes), (1 if n_normal is None else n_normal) + n_val, "data.n_normal + data.n_val")
+
+
 class Protocol:
     """How one benchmark picks its normal and anomalous classes; registered in BENCHMARKS."""
 
@@ -71,6 +94,10 @@ class Protocol:
         """Choose among ``classes`` (the benchmark's: data.classes, or all the dataset's)."""
         raise NotImplementedError
 
+    def demand(self, cfg: DataConfig, train: Census, classes: list[int]) -> list[Need]:
+        """The training images ``select`` takes, by class: what the check before Ray compares with the data."""
+        raise NotImplementedError
+
     def test_metrics(self, bench: Benchmark, scores: torch.Tensor) -> dict[str, float]:
         return {}
 
@@ -80,6 +107,8 @@ BENCHMARKS: Registry[type[Protocol]] = Registry("benchmark")
 
 def take(index: torch.Tensor, n: int | None, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Split a seeded permutation of ``index`` into (first n, rest); n None takes everything."""
+    import torch
+
     shuffled = index[torch.randperm(len(index), generator=generator)]
     n = len(shuffled) if n is None else n
     if n > len(shuffled):
@@ -93,6 +122,8 @@ def n_train(n_normal: int | None, pool: torch.Tensor, n_val: int) -> int:
 
 
 def of_classes(labels: torch.Tensor, classes: list[int]) -> torch.Tensor:
+    import torch
+
     return torch.nonzero(torch.isin(labels, torch.tensor(classes)), as_tuple=True)[0]
 
 
@@ -101,7 +132,7 @@ def check_class(cfg_name: str, value: int, num_classes: int) -> None:
         raise ValueError(f"data.{cfg_name}={value} is not a class of this dataset (0..{num_classes - 1})")
 
 
-def benchmark_classes(cfg: DataConfig, train: ImageSet) -> list[int]:
+def benchmark_classes(cfg: DataConfig, train: ImageSet | Census) -> list[int]:
     """data.classes, each a class of the dataset, or every class of it."""
     check_class("fold", cfg.fold, len(train.class_names))
     for value in cfg.classes or []:
@@ -112,6 +143,8 @@ def benchmark_classes(cfg: DataConfig, train: ImageSet) -> list[int]:
 def _oe_pool(cfg: DataConfig, oe: ImageSet, held: int | None) -> torch.Tensor:
     """Indices of the OE images a trial may draw: of data.oe_classes (all without), minus the class
     held out for validation."""
+    import torch
+
     if cfg.oe_classes is None and held is None:
         return torch.arange(len(oe))
     classes = list(cfg.oe_classes) if cfg.oe_classes is not None else list(range(len(oe.class_names)))
@@ -120,29 +153,58 @@ def _oe_pool(cfg: DataConfig, oe: ImageSet, held: int | None) -> torch.Tensor:
     return of_classes(oe.labels, [c for c in classes if c != held])
 
 
-def held_oe_class(cfg: DataConfig, oe: ImageSet, classes: list[int]) -> int:
+def held_oe_class(cfg: DataConfig, oe: ImageSet | Census, classes: list[int]) -> int:
     """oe_class_holdout: the OE class held out for validation, a different one for each fold (the
     fold's position among the benchmark's classes picks among the OE classes)."""
     oe_classes = list(cfg.oe_classes) if cfg.oe_classes is not None else list(range(len(oe.class_names)))
-    if len(oe_classes) < 2 or not (oe.labels >= 0).any():
+    if len(oe_classes) < 2 or not oe.labelled:
         raise ValueError(f"data.val_protocol oe_class_holdout holds one OE class out, but data.oe_corpus "
-                         f"{cfg.oe_corpus} has {'no labelled classes' if not (oe.labels >= 0).any() else 'one class'}; "
+                         f"{oe_name(cfg)} has {'no labelled classes' if not oe.labelled else 'one class'}; "
                          "use val_protocol oe_holdout")
     return oe_classes[classes.index(cfg.fold) % len(oe_classes)]
 
 
-def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
-    """Build the configured benchmark from the registered sources (nothing downloads)."""
+def oe_name(cfg: DataConfig) -> str:
+    return cfg.oe_corpus if isinstance(cfg.oe_corpus, str) else cfg.oe_corpus.name
+
+
+def benchmark_splits(cfg: DataConfig, data: Source, seed: int) -> tuple[ImageSet, ImageSet, torch.Tensor, str]:
+    """(training split, the set test images come from, their indices in it, how the test split was made).
+
+    A source without a test split keeps its images in one set (a memory-mapped folder is not copied):
+    the drawn test images are the returned indices, and in the training split their labels are -1
+    (unlabelled), so no protocol, which draws by class, can take them."""
+    import torch
+
+    train = load_split(data, "train", cfg.data_root)
+    if "test" in data.splits:
+        test = load_split(data, "test", cfg.data_root)
+        return train, test, torch.arange(len(test)), "source"
+    test_index = stratified_test_index(train.labels, cfg.test_fraction, seed)
+    labels = train.labels.clone()
+    labels[test_index] = -1
+    training = ImageSet(train.images, labels, train.class_names, train.class_concepts, train.unreadable)
+    return training, train, test_index, "drawn"
+
+
+def make_benchmark(cfg: DataConfig, seed: int, cache_dir: Path | None = None) -> Benchmark:
+    """Build the configured benchmark from its sources (nothing downloads); image files are decoded
+    through the decode cache under ``cache_dir`` (None: adcore's default cache directory)."""
+    import torch
+
+    from adcore.data.transforms import resize_images, to_channels
+
     protocol = BENCHMARKS.get(cfg.benchmark)()
-    data, oe = SOURCES.get(cfg.dataset), SOURCES.get(cfg.oe_corpus)
+    settings = LoadSettings(cfg.data_root, cfg.image_size, cache_dir)
+    data = resolve_source(cfg.dataset, "data.dataset", settings)
+    oe = resolve_source(cfg.oe_corpus, "data.oe_corpus", settings)
     generator = torch.Generator().manual_seed(seed)
-    train = load_source(cfg.dataset, "train", cfg.data_root)
-    test = load_source(cfg.dataset, "test", cfg.data_root)
+    train, test, test_pool, test_split = benchmark_splits(cfg, data, seed)
     classes = benchmark_classes(cfg, train)
-    oe_source = load_source(cfg.oe_corpus, oe.oe_split, cfg.data_root)
+    oe_source = load_split(oe, oe.oe_split, cfg.data_root)
     error = overlap_error(data, train, classes, oe, oe_source, cfg.oe_classes)
     if error:
-        raise ValueError(error)
+        raise DataConfigError("data.oe_classes" if cfg.oe_classes is not None else "data.oe_corpus", error)
     chosen = protocol.select(cfg, train, classes, generator)
     info: dict[str, Any] = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, **chosen.info}
 
@@ -153,7 +215,7 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     oe_idx, _ = take(oe_pool, None if cfg.n_oe is None else cfg.n_oe + n_oe_val, generator)
     val_oe_idx, oe_idx = oe_idx[:n_oe_val], oe_idx[n_oe_val:]
 
-    test_idx, _ = take(torch.arange(len(test)), cfg.n_test, generator)
+    test_idx, _ = take(test_pool, cfg.n_test, generator)
     test_set = test.subset(test_idx)
     held = chosen.val_anomaly_class
     keep = torch.isin(test_set.labels, torch.tensor([c for c in classes if c != held]))
@@ -177,7 +239,8 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     val_normals = train.images[val_normal_idx]
     info.update(normal_classes=chosen.normal_classes, anomaly_classes=chosen.anomaly_classes,
                 class_names=list(train.class_names), n_train_normal=len(chosen.train_index), n_oe=len(oe_idx),
-                n_test=len(test_labels), n_test_anomalies=int(test_labels.sum()))
+                n_test=len(test_labels), n_test_anomalies=int(test_labels.sum()), test_split=test_split,
+                n_skipped_images=len({*train.unreadable, *test.unreadable, *oe_source.unreadable}))
     return Benchmark(
         train_normal=prepare(train.images[chosen.train_index]),
         oe=prepare(oe_source.images[oe_idx]),
