@@ -128,7 +128,11 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
     for record in records if stats is not None else []:
         record.update(delta_columns(stats).get(str(record[axis or "rows"]), {}))
     table = pd.DataFrame(records)
-    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline else None
+    present = set(map(str, study.labels(axis)))
+    missing = [f"table.{key} {value}" for key, value in (("baseline", study.table.baseline),
+                                                         ("compare_to", study.table.compare_to))
+               if value is not None and value not in present]
+    gains = _gain_rows(table, axis or "rows", study.table.baseline) if study.table.baseline in present else None
     if study.table.mean_row and len(table) > 1:
         table = pd.concat([table, _mean_row(table, axis or "rows", study.table.spread)], ignore_index=True)
     if gains is not None:
@@ -147,7 +151,10 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
         notes.append(Note("mean_row", f"Row 'mean': the mean of the {len(records)} rows above (± the "
                                       f"{spread.split(' ')[0]} across them); paper columns averaged the same way where "
                                       "every row has a published number."))
-    if study.table.baseline:
+    if missing:
+        notes.append(Note("statistics", f"{' and '.join(missing)}: not among this run's rows (narrowed by "
+                                        f"{' '.join(study.applied) or 'the study'}), so no row is compared with it."))
+    if gains is not None:
         baseline = study.table.baseline
         notes.append(Note("baseline", f"Rows '<row> - {baseline}': that row's means minus the {baseline} row's, ours "
                                       f"and the paper's (its gain over {baseline}); n: the smaller of the two rows' n."))

@@ -16,7 +16,7 @@ import json
 from adcore.data.benchmarks import BENCHMARKS
 from adcore.data.benchmarks.base import held_oe_class
 from adcore.data.config import DataConfig
-from adcore.data.overlap import overlap_error
+from adcore.data.overlap import default_oe_classes, overlap_error
 from adcore.data.sources import (Census, DataConfigError, DataNotFoundError, LoadSettings, Source, SourceParams,
                                  census, resolve_source)
 from adcore.data.splits import drawn_censuses
@@ -63,14 +63,15 @@ def check_data(cfg: DataConfig, resolved: Resolved | None = None) -> None:
     oe_set = resolved.census(oe, oe.oe_split, cfg.data_root, "data.oe_corpus")
     for value in cfg.oe_classes or []:
         _is_class("data.oe_classes", value, oe, oe_set)
-    error = overlap_error(data, train, classes, oe, oe_set, cfg.oe_classes)
+    oe_classes = cfg.oe_classes if cfg.oe_classes is not None else default_oe_classes(data, train, classes, oe, oe_set)
+    error = overlap_error(data, train, classes, oe, oe_set, oe_classes)
     if error:  # the same key and words as make_benchmark's
         raise DataConfigError("data.oe_classes" if cfg.oe_classes is not None else "data.oe_corpus", error)
     protocol = BENCHMARKS.get(cfg.benchmark)()
     for need in protocol.demand(cfg, train, classes):
         _enough(need.keys, need.count, train.of(list(need.classes)),
                 f"class(es) {_names(train, need.classes)} of {data.name}'s training split ({cfg.benchmark})")
-    _check_oe(cfg, oe, oe_set, classes)
+    _check_oe(cfg, oe, oe_set, oe_classes, classes)
     if cfg.n_test is not None:
         _enough("data.n_test", cfg.n_test, len(test), f"{data.name}'s test split"
                 + (f" (data.test_fraction {cfg.test_fraction:g} of its images)" if "test" not in data.splits else ""))
@@ -111,22 +112,23 @@ def _enough(keys: str, wanted: int, available: int, what: str) -> None:
                               f"{available}; lower {keys}{hint}")
 
 
-def _check_oe(cfg: DataConfig, oe: Source, oe_set: Census, classes: list[int]) -> None:
-    """The OE images a trial takes (and, with oe_holdout, its validation anomalies) fit the corpus."""
+def _check_oe(cfg: DataConfig, oe: Source, oe_set: Census, oe_classes: list[int] | None, classes: list[int]) -> None:
+    """The OE images a trial takes (and, with oe_holdout, its validation anomalies) fit the corpus; ``oe_classes``
+    are the ones it draws from (data.oe_classes, or their default: None for all)."""
     held = None
     if cfg.val_protocol == "oe_class_holdout":
         try:
-            held = held_oe_class(cfg, oe_set, classes)
+            held = held_oe_class(cfg, oe_set, oe_classes, classes)
         except ValueError as error:
             raise DataConfigError("data.val_protocol", str(error).removeprefix("data.val_protocol ")) from None
         _enough("data.n_val", cfg.n_val, oe_set.counts[held], f"OE class {held} ({oe_set.class_names[held]}) of "
                 f"{oe.name}, held out as the validation anomalies")
     n_val = cfg.n_val if cfg.val_protocol == "oe_holdout" else 0
-    if cfg.oe_classes is None and held is None:
+    if oe_classes is None and held is None:
         pool = len(oe_set)
     else:
-        used = list(cfg.oe_classes) if cfg.oe_classes is not None else list(range(len(oe_set.class_names)))
+        used = oe_classes if oe_classes is not None else list(range(len(oe_set.class_names)))
         pool = oe_set.of([c for c in used if c != held])
     wanted = (1 if cfg.n_oe is None else cfg.n_oe) + n_val
     _enough("data.n_oe + data.n_val" if n_val else "data.n_oe", wanted, pool, f"the OE corpus {oe.name}"
-            + (" (its data.oe_classes)" if cfg.oe_classes is not None else ""))
+            + (f" (its classes {oe_classes})" if oe_classes is not None else ""))

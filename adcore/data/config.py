@@ -29,9 +29,9 @@ class DataConfig(StrictModel):
                                       "and secondary_class are among them, the other classes are in neither training "
                                       "nor test (e.g. [0, 2, 4, 6, 8] with the odd classes as a same-domain OE)")
     oe_corpus: SourceSpec = Field("mnist5k", description="the outlier-exposure corpus, named as data.dataset is")
-    oe_classes: list[int] | None = Field(None, description="the OE corpus's classes used (None: all); required, and "
-                                         "disjoint from classes, when the OE corpus shares the dataset's images or "
-                                         "class vocabulary (a class split)")
+    oe_classes: list[int] | None = Field(None, description="the OE corpus's classes used (None: all of them, except "
+                                         "that an OE corpus of the dataset's own images or class vocabulary keeps only "
+                                         "the classes outside data.classes: a class split); never a benchmark class")
     image_size: int = Field(32, ge=8, description="side length images are resized to")
     n_normal: int | None = Field(384, ge=1, description="normal training images per trial (None: all)")
     n_oe: int | None = Field(1024, ge=1, description="OE images per trial (None: the whole corpus)")

@@ -14,12 +14,27 @@ from __future__ import annotations
 from adcore.data.sources.base import ClassMakeup, Source
 
 
+def _related(data: Source, oe: Source) -> tuple[bool, bool]:
+    """(same images possible, same class names)."""
+    same_images = oe.family == data.family and oe.oe_split in data.splits
+    return same_images, oe.vocabulary is not None and oe.vocabulary == data.vocabulary
+
+
+def default_oe_classes(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source,
+                       oe_set: ClassMakeup) -> list[int] | None:
+    """data.oe_classes left unset: all of the OE corpus (None), except that an OE corpus of the dataset's own
+    collection or vocabulary keeps only the classes that are not the benchmark's (the class split)."""
+    if not any(_related(data, oe)) or not oe_set.class_names:
+        return None
+    taken = bench.concepts(bench_classes)
+    return [c for c in range(len(oe_set.class_names)) if not oe_set.concepts([c]) & taken]
+
+
 def overlap_error(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source, oe_set: ClassMakeup,
                   oe_classes: list[int] | None) -> str | None:
     """Why this OE corpus would put benchmark classes (or images) into the OE set; None if it does not.
     ``bench`` and ``oe_set`` are loaded image sets or, before anything is loaded, their censuses."""
-    same_images = oe.family == data.family and oe.oe_split in data.splits
-    same_labels = oe.vocabulary is not None and oe.vocabulary == data.vocabulary
+    same_images, same_labels = _related(data, oe)
     if not (same_images or same_labels):
         return None
     relation = (f"is drawn from the same collection ({data.family}) as data.dataset {data.name}" if same_images
@@ -28,6 +43,10 @@ def overlap_error(data: Source, bench: ClassMakeup, bench_classes: list[int], oe
         return (f"data.oe_corpus {oe.name} {relation} and has no classes to keep apart from the benchmark's; "
                 "choose another OE corpus")
     used = list(range(len(oe_set.class_names))) if oe_classes is None else oe_classes
+    if not used:
+        return (f"data.oe_corpus {oe.name} {relation} and every one of its classes is a benchmark class "
+                f"(data.classes {bench_classes}): nothing is left for outlier exposure. Leave some classes out of "
+                "data.classes (they become the OE classes), or choose another OE corpus")
     shared = sorted(bench.concepts(bench_classes) & oe_set.concepts(used))
     if not shared:
         return None

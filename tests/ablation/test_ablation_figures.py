@@ -24,7 +24,7 @@ def load_study(path: str, **overlays) -> SavedStudy:
 
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "data.oe_corpus": "mnist5k"}
-SEARCH = ["data.fold=0", "regularizer.alpha=0.01", "scheduler.name=asha",
+SEARCH = ["data.fold=0", "seed=0", "regularizer.alpha=0.01", "scheduler.name=asha",
           "search={num_samples: 3, space: {regularizer.alpha: {}, optim.lr: {low: 0.003, high: 0.3}}}"]
 
 

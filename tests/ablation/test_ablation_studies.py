@@ -28,7 +28,7 @@ def test_study_expands_into_valid_trials(name: str, overlay: dict) -> None:
 
 def test_alpha_search_variant_searches_alpha_and_lr_on_held_out_classes() -> None:
     study = load_study("studies/alpha_sweep.yaml", sets=[
-        "data.fold=0", "regularizer.alpha=0.01", "scheduler.name=asha",
+        "data.fold=0", "seed=0", "regularizer.alpha=0.01", "scheduler.name=asha",
         "search={num_samples: 12, algorithm: tpe, seed: 0, "
         "space: {regularizer.alpha: {}, optim.lr: {low: 0.003, high: 0.3}}}"])
     (point,) = expand(study)

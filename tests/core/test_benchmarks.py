@@ -110,8 +110,12 @@ def test_a_class_split_keeps_benchmark_and_oe_classes_apart() -> None:
 
 
 def test_the_overlap_guard_refuses_oe_of_the_benchmarks_own_classes() -> None:
-    with pytest.raises(ValueError, match="data.oe_corpus fashion_mnist is drawn from the same collection"):
-        make_benchmark(DataConfig(oe_corpus="fashion_mnist", classes=[0, 2, 4], **SMALL), 0)
+    with pytest.raises(ValueError, match="every one of its classes is a benchmark class"):
+        make_benchmark(DataConfig(oe_corpus="fashion_mnist", **SMALL), 0)
+    # left unset, the OE classes of the dataset's own collection are the classes outside data.classes
+    cfg = DataConfig(oe_corpus="fashion_mnist", classes=[0, 2, 4], **SMALL)
+    bench = make_benchmark(cfg, 0)
+    assert bench.info["oe_classes"] == [1, 3, 5, 6, 7, 8, 9] and _classes_of(bench.oe, cfg) <= {1, 3, 5, 6, 7, 8, 9}
     with pytest.raises(ValueError, match=r"hold the benchmark's classes \(coat\)"):  # class 4 is Coat
         make_benchmark(DataConfig(oe_corpus="fashion_mnist", classes=[0, 2, 4], oe_classes=[4, 5], **SMALL), 0)
     with pytest.raises(ValidationError, match="fold 1 is not one of data.classes"):

@@ -43,6 +43,8 @@ def refused(**data) -> DataConfigError:
     ({"oe_corpus": "flowers_placeholder", "oe_classes": [0, 1], "classes": [1, 2], "fold": 1}, "data.oe_classes",
      "hold the benchmark's classes \\(rose\\)"),
     ({"val_protocol": "oe_class_holdout", "oe_corpus": "smooth_noise"}, "data.val_protocol", "no labelled classes"),
+    ({"oe_corpus": "flowers_placeholder", "classes": [1, 2], "fold": 1, "n_oe": 17}, "data.n_oe",  # OE: the daisies
+     r"ask for 21 images from the OE corpus .* \(its classes \[0\]\), which holds 20"),
 ])
 def test_what_the_data_cannot_give_is_refused_with_its_key(flowers: dict, data: dict, key: str, words: str) -> None:
     data = {"benchmark": "one_vs_rest", **data}

@@ -202,7 +202,8 @@ def test_an_imagenet_subset_on_a_fake_synset_tree(tmp_path: Path) -> None:
     assert len(bench.test_labels) == 12 and int(bench.test_labels.sum()) == 2  # skew 1/6, as Table 5's
     assert {label for label, _ in ids(bench.train_normal)} <= {0, 1, 3, 4, 5}
     whole = {"name": "image_folder", "root": str(tmp_path / "imagenet"), "test": "val"}  # every synset folder
-    with pytest.raises(DataConfigError, match="data.oe_corpus: .*same collection.*n01775062"):
-        bench_of(tmp_path, **cfg, oe_corpus=whole)
-    bench = bench_of(tmp_path, **cfg, oe_corpus=whole, oe_classes=[0, 1], n_oe=10)  # tench and goldfish
-    assert {label for label, _ in ids(bench.oe)} == {6, 7}
+    with pytest.raises(DataConfigError, match="data.oe_classes: .*same collection.*n01775062"):
+        bench_of(tmp_path, **cfg, oe_corpus=whole, oe_classes=[0, 7], n_oe=10)  # tench and a member
+    for chosen in ({"oe_classes": [0, 1]}, {}):  # tench and goldfish; left unset, the folders that are no member
+        bench = bench_of(tmp_path, **cfg, **chosen, oe_corpus=whole, n_oe=10)
+        assert bench.info["oe_classes"] == [0, 1] and {label for label, _ in ids(bench.oe)} == {6, 7}

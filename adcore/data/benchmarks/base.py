@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from adcore.data.config import DataConfig
-from adcore.data.overlap import overlap_error
+from adcore.data.overlap import default_oe_classes, overlap_error
 from adcore.data.sources import Census, DataConfigError, ImageSet, LoadSettings, Source, load_split, resolve_source
 from adcore.data.splits import stratified_test_index
 from adcore.registry import Registry
@@ -140,23 +140,21 @@ def benchmark_classes(cfg: DataConfig, train: ImageSet | Census) -> list[int]:
     return list(cfg.classes) if cfg.classes is not None else list(range(len(train.class_names)))
 
 
-def _oe_pool(cfg: DataConfig, oe: ImageSet, held: int | None) -> torch.Tensor:
-    """Indices of the OE images a trial may draw: of data.oe_classes (all without), minus the class
-    held out for validation."""
+def _oe_pool(oe_classes: list[int] | None, oe: ImageSet, held: int | None) -> torch.Tensor:
+    """Indices of the OE images a trial may draw: of its OE classes (all without), minus the class held
+    out for validation."""
     import torch
 
-    if cfg.oe_classes is None and held is None:
+    if oe_classes is None and held is None:
         return torch.arange(len(oe))
-    classes = list(cfg.oe_classes) if cfg.oe_classes is not None else list(range(len(oe.class_names)))
-    for value in classes:
-        check_class("oe_classes", value, len(oe.class_names))
+    classes = oe_classes if oe_classes is not None else list(range(len(oe.class_names)))
     return of_classes(oe.labels, [c for c in classes if c != held])
 
 
-def held_oe_class(cfg: DataConfig, oe: ImageSet | Census, classes: list[int]) -> int:
+def held_oe_class(cfg: DataConfig, oe: ImageSet | Census, oe_classes: list[int] | None, classes: list[int]) -> int:
     """oe_class_holdout: the OE class held out for validation, a different one for each fold (the
     fold's position among the benchmark's classes picks among the OE classes)."""
-    oe_classes = list(cfg.oe_classes) if cfg.oe_classes is not None else list(range(len(oe.class_names)))
+    oe_classes = oe_classes if oe_classes is not None else list(range(len(oe.class_names)))
     if len(oe_classes) < 2 or not oe.labelled:
         raise ValueError(f"data.val_protocol oe_class_holdout holds one OE class out, but data.oe_corpus "
                          f"{oe_name(cfg)} has {'no labelled classes' if not oe.labelled else 'one class'}; "
@@ -202,16 +200,20 @@ def make_benchmark(cfg: DataConfig, seed: int, cache_dir: Path | None = None) ->
     train, test, test_pool, test_split = benchmark_splits(cfg, data, seed)
     classes = benchmark_classes(cfg, train)
     oe_source = load_split(oe, oe.oe_split, cfg.data_root)
-    error = overlap_error(data, train, classes, oe, oe_source, cfg.oe_classes)
+    for value in cfg.oe_classes or []:
+        check_class("oe_classes", value, len(oe_source.class_names))
+    oe_classes = cfg.oe_classes if cfg.oe_classes is not None else default_oe_classes(data, train, classes, oe, oe_source)
+    error = overlap_error(data, train, classes, oe, oe_source, oe_classes)
     if error:
         raise DataConfigError("data.oe_classes" if cfg.oe_classes is not None else "data.oe_corpus", error)
     chosen = protocol.select(cfg, train, classes, generator)
-    info: dict[str, Any] = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, **chosen.info}
+    info: dict[str, Any] = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, "oe_classes": oe_classes,
+                            **chosen.info}
 
     val_normal_idx, _ = take(chosen.val_normal_pool, cfg.n_val, generator)
-    held_oe = held_oe_class(cfg, oe_source, classes) if cfg.val_protocol == "oe_class_holdout" else None
+    held_oe = held_oe_class(cfg, oe_source, oe_classes, classes) if cfg.val_protocol == "oe_class_holdout" else None
     n_oe_val = cfg.n_val if cfg.val_protocol == "oe_holdout" else 0
-    oe_pool = _oe_pool(cfg, oe_source, held_oe)
+    oe_pool = _oe_pool(oe_classes, oe_source, held_oe)
     oe_idx, _ = take(oe_pool, None if cfg.n_oe is None else cfg.n_oe + n_oe_val, generator)
     val_oe_idx, oe_idx = oe_idx[:n_oe_val], oe_idx[n_oe_val:]
 

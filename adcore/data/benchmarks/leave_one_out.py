@@ -24,7 +24,7 @@ class LeaveOneOut(Protocol):
         others = [c for c in classes if c != cfg.fold]
         if cfg.val_protocol != "class_holdout":
             return others, None
-        held = others[cfg.fold % len(others)]  # the next class after the fold
+        held = others[classes.index(cfg.fold) % len(others)]  # the next class after the fold
         return [c for c in others if c != held], held
 
     def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
