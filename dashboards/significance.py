@@ -3,7 +3,7 @@ over matched units, and Friedman's test with the Nemenyi critical difference ove
 
 Units are the grid points a row is run on: every grid axis other than the rows (and the columns:
 with ``table.columns`` the differences are also taken per column value, as paper 000's Table 6
-compares gains per OE corpus). The arithmetic is in ``dashboards/statistics.py``; this module
+compares gains per OE corpus). The arithmetic is in ``dashboards/stat_tests.py``; this module
 picks the units from the study and turns the results into the table's columns and notes.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 
 from dashboards.metrics import metric_name, scale
 from dashboards.spec import SavedStudy
-from dashboards.statistics import (NOT_REACHED, FriedmanResult, PairedDifference, friedman, paired_differences,
+from dashboards.stat_tests import (NOT_REACHED, FriedmanResult, PairedDifference, friedman, paired_differences,
                                    seeds_needed)
 
 SEED_AXIS = "seed"

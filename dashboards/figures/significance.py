@@ -15,7 +15,7 @@ from dashboards.spec import SavedStudy
 
 @FIGURES.register("paired_differences")
 def paired_differences_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
-    from dashboards.statistics_plots import interval_plot
+    from dashboards.stat_plots import interval_plot
 
     result = significance(study, frame)
     if result is None or not result.pooled:
@@ -26,7 +26,7 @@ def paired_differences_figure(study: SavedStudy, frame: pd.DataFrame, folder: Pa
 
 @FIGURES.register("critical_difference")
 def critical_difference_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
-    from dashboards.statistics_plots import cd_diagram
+    from dashboards.stat_plots import cd_diagram
 
     result = significance(study, frame)
     if result is None or result.ranks is None or result.ranks.n < 1:

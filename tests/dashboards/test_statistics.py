@@ -1,4 +1,4 @@
-"""dashboards/statistics.py against scipy and hand-computed values, and its figures drawn on a
+"""dashboards/stat_tests.py against scipy and hand-computed values, and its figures drawn on a
 realistic table (7 arms × 5 folds × 2 seeds)."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dashboards.statistics import (NOT_REACHED, friedman, holm, nemenyi_q, paired_differences, seeds_needed,
+from dashboards.stat_tests import (NOT_REACHED, friedman, holm, nemenyi_q, paired_differences, seeds_needed,
                                    units_needed)
-from dashboards.statistics_plots import cd_diagram, interval_plot
+from dashboards.stat_plots import cd_diagram, interval_plot
 
 UNITS = ["data.fold", "seed"]
 KEYS = [(fold, seed) for fold in range(5) for seed in range(2)]  # the order pivot sorts units in

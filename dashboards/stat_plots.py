@@ -1,4 +1,4 @@
-"""Figures of dashboards/statistics.py's results: each row's paired difference to the reference with
+"""Figures of dashboards/stat_tests.py's results: each row's paired difference to the reference with
 its intervals, and Demšar's critical-difference diagram. Functions take results and return a
 matplotlib Figure; saving (PNG, SVG) is the caller's."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from dashboards.statistics import FriedmanResult, PairedDifference  # noqa: E402
+from dashboards.stat_tests import FriedmanResult, PairedDifference  # noqa: E402
 
 RESOLVED, UNRESOLVED = "tab:blue", "0.5"
 
