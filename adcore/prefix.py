@@ -45,6 +45,19 @@ def digest_tensors(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def key_lock(directory: Path, key: str) -> Iterator[None]:
+    """Hold ``<directory>/<key>.lock`` exclusively (flock: across processes and threads): whoever holds it
+    computes the entry, the others wait and then read what it wrote. The decode cache locks the same way."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class PrefixCache:
     """``outputs(key_parts, images, compute)``: the cached outputs for these images, computed once."""
 
@@ -53,16 +66,6 @@ class PrefixCache:
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}{SUFFIX}"
-
-    @contextmanager
-    def _lock(self, key: str) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / f"{key}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _read(self, path: Path) -> torch.Tensor | None:
         """The tensor in ``path``, or None when it is missing or does not match its checksum."""
@@ -85,7 +88,7 @@ class PrefixCache:
         found = self._read(path)
         if found is not None:
             return found
-        with self._lock(key):
+        with key_lock(self.directory, key):
             found = self._read(path)  # another trial may have written it while this one waited
             if found is not None:
                 return found

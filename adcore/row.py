@@ -17,8 +17,8 @@ from adcore.metrics import AP_DEFINITION
 METRICS = ("val_ap", "val_auroc", "test_ap", "test_auroc", "train_loss")
 CHECKPOINT = "last epoch"  # which model state the test metrics are of
 FACTS = ("epochs_run", "best_val_epoch", "weight_shift", "weight_shift_rel", "checkpoint", "ap_definition",
-         "val_protocol", "n_train_normal", "n_oe", "n_test", "n_test_anomalies", "device", "torch_version", "node",
-         "setup_s", "train_s", "total_s")
+         "val_protocol", "n_train_normal", "n_oe", "n_test", "n_test_anomalies", "test_split", "n_skipped_images",
+         "device", "torch_version", "node", "setup_s", "train_s", "total_s")
 
 
 def best_key(selection_metric: str) -> str:

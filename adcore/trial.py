@@ -116,7 +116,7 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
         torch.set_num_threads(cfg.runtime.threads)
     generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.runtime.device)
-    bench = make_benchmark(cfg.data, cfg.seed)
+    bench = make_benchmark(cfg.data, cfg.seed, default_cache_dir(cfg.runtime.cache_dir))
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
     if cfg.probe is not None:
         check_stages(backbone, list(cfg.probe.layers.values()))
@@ -180,7 +180,8 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     out.update(
         epochs_run=final["epoch"], best_val_epoch=best["epoch"], val_protocol=bench.info["val_protocol"],
         n_train_normal=bench.info["n_train_normal"], n_oe=bench.info["n_oe"], n_test=bench.info["n_test"],
-        n_test_anomalies=bench.info["n_test_anomalies"], device=str(parts.device), torch_version=torch.__version__,
+        n_test_anomalies=bench.info["n_test_anomalies"], test_split=bench.info["test_split"],
+        n_skipped_images=bench.info["n_skipped_images"], device=str(parts.device), torch_version=torch.__version__,
         node=platform.node(), setup_s=setup_s, train_s=sum(entry["train_s"] for entry in history))
     return out
 

@@ -56,8 +56,8 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
     return points
 
 
-def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
-    """The trial config at one grid point; errors name the point and the config key."""
+def point_layers(study: Study, labels: dict[str, Any], where: str = "study") -> list[dict[str, Any]]:
+    """The config layers of one grid point, in merge order (see the module docstring)."""
     layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)},
                                      "selection_metric": study.metric}, study.base]
     for axis, value in labels.items():
@@ -69,6 +69,12 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
         else:
             layers.append(set_dotted({}, axis, value))
     layers.append(study.overrides)
+    return layers
+
+
+def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
+    """The trial config at one grid point; errors name the point and the config key."""
+    layers = point_layers(study, labels, where)
     try:
         return build_config(*layers)
     except ValidationError as error:

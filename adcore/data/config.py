@@ -3,11 +3,15 @@ image size and the image budget. Protocol-specific checks live with the protocol
 (``adcore.data.benchmarks``), which this config asks once it is otherwise valid."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
-from adcore.params import StrictModel, hparam
+from adcore.params import ComponentParams, StrictModel, hparam
+
+# A source as a config names it: a built-in source's name (fashion_mnist), or a researcher's own data as
+# {name: <layout>, ...} (image_folder, mvtec, npz, imagenet_subset; see adcore.data.sources.layouts)
+SourceSpec = str | SerializeAsAny[ComponentParams]
 
 FactorFilter = dict[str, str | int | list[str | int]]  # factor name -> a value, or a list meaning any of them
 
@@ -35,8 +39,9 @@ class FactorConfig(StrictModel):
 
 
 class DataConfig(StrictModel):
-    dataset: str = Field("fashion_mnist", description="registered image source of normal and test data (benchmark "
-                         "factors: a registered factor source, e.g. scenes or mpi3d_real)")
+    dataset: SourceSpec = Field("fashion_mnist", description="normal and test data: a built-in source's name, or your "
+                                "own data as {name: image_folder|mvtec|npz|imagenet_subset, ...} (see docs/data.md); "
+                                "benchmark factors: a factor source, e.g. scenes or mpi3d_real")
     data_root: str | None = Field(None, description="directory with the dataset files (default: the source's packaged location or $ADCORE_DATA_ROOT)")
     benchmark: str = Field(
         "leave_one_out", description="registered benchmark protocol: leave_one_out (class `fold` anomalous, the rest "
@@ -48,7 +53,7 @@ class DataConfig(StrictModel):
     classes: list[int] | None = Field(None, description="the dataset's classes the benchmark uses (None: all); fold "
                                       "and secondary_class are among them, the other classes are in neither training "
                                       "nor test (e.g. [0, 2, 4, 6, 8] with the odd classes as a same-domain OE)")
-    oe_corpus: str = Field("mnist5k", description="registered image source used as the outlier-exposure corpus")
+    oe_corpus: SourceSpec = Field("mnist5k", description="the outlier-exposure corpus, named as data.dataset is")
     oe_classes: list[int] | None = Field(None, description="the OE corpus's classes used (None: all of them, except "
                                          "that an OE corpus of the dataset's own images or class vocabulary keeps only "
                                          "the classes outside data.classes: a class split); never a benchmark class")
@@ -57,6 +62,9 @@ class DataConfig(StrictModel):
     n_oe: int | None = Field(1024, ge=1, description="OE images per trial (None: the whole corpus)")
     n_val: int = Field(128, ge=2, description="validation images per side (normal and anomalous-by-protocol)")
     n_test: int | None = Field(1000, ge=2, description="test images per trial, a seeded subset (None: the whole test split)")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="a source with one split (mnist5k, digits, a folder "
+                                 "without test/): the share of each class drawn (with the trial seed) as its test split, "
+                                 "apart from every training image; unused where the source has a test split")
     val_protocol: Literal["oe_holdout", "class_holdout", "oe_class_holdout", "oe_factor_holdout"] = Field(
         "oe_holdout", description="validation anomalies, never a test class: oe_holdout, held-out OE images; "
         "class_holdout (leave_one_out only), one more class held out of the normal classes (and of the test); "
@@ -65,6 +73,13 @@ class DataConfig(StrictModel):
     factors: FactorConfig | None = Field(None, description="benchmark factors: the normal, anomalous, OE and "
                                          "validation images by their factors (data.dataset names a factor source)")
     augment: bool = Field(True, description="random crop (pad 4) and horizontal flip on training batches")
+
+    @field_validator("dataset", "oe_corpus", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> Any:
+        from adcore.data.sources import source_spec
+
+        return source_spec(value)
 
     @field_validator("benchmark")
     @classmethod

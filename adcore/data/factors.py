@@ -16,12 +16,14 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from functools import reduce
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from adcore.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 # factor name -> value names, in MPI3D's order; a code is the index of a value
 FACTORS: dict[str, tuple[str, ...]] = {
@@ -134,11 +136,19 @@ class FactorSource(ABC):
 
 
 # A factor source is made by a factory (data_root) -> FactorSource; sources that render ignore the root.
-# adcore.data.sources imports the modules that register here (importing this module imports it first).
 FactorSourceFactory = Callable[[str | None], FactorSource]
 FACTOR_SOURCES: Registry[FactorSourceFactory] = Registry("factor source")
 
 
+def factor_sources() -> Registry[FactorSourceFactory]:
+    """FACTOR_SOURCES with the built-in factor sources registered. Their modules need torch, so they
+    are imported when a factor source is first asked for, not with adcore.data: the check of a study
+    before Ray starts stays free of torch."""
+    from adcore.data.sources import mpi3d, scenes  # noqa: F401  (registration)
+
+    return FACTOR_SOURCES
+
+
 def factor_source(name: str, data_root: str | None = None) -> FactorSource:
     """The factor source registered as ``name``; unknown names list the valid ones."""
-    return FACTOR_SOURCES.get(name)(data_root)
+    return factor_sources().get(name)(data_root)

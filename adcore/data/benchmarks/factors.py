@@ -25,15 +25,17 @@ factors; paper 000 reports DCI disentanglement 0.068 for DSVDD and 0.103 for SAD
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from adcore.data.benchmarks.base import BENCHMARKS, Benchmark, Embed, Protocol, take
 from adcore.data.config import DataConfig, FactorConfig, FactorFilter
-from adcore.data.factors import FACTOR_SOURCES, NUM_IMAGES, codes_of, count, factor_source, flat_index, select
-from adcore.data.transforms import resize_images
-from adcore.disentanglement import dci
+from adcore.data.factors import NUM_IMAGES, codes_of, count, factor_source, factor_sources, flat_index, select
 
 DCI_SCORES = ("disentanglement", "completeness", "informativeness")
 
@@ -67,6 +69,8 @@ class Draw:
 
 
 def _flat(spec: FactorFilter) -> torch.Tensor:
+    import torch
+
     return torch.from_numpy(flat_index(select(spec)))
 
 
@@ -76,6 +80,8 @@ def _n_test_each(cfg: DataConfig, anomalies: int) -> int:
 
 def draw(cfg: DataConfig, seed: int) -> Draw:
     """Which factor tuples a trial's benchmark holds, drawn with the trial seed."""
+    import torch
+
     factors = cfg.factors
     assert factors is not None  # Factors.check
     generator = torch.Generator().manual_seed(seed)
@@ -108,6 +114,7 @@ def draw(cfg: DataConfig, seed: int) -> Draw:
 class Factors(Protocol):
     metric_names = tuple(f"test_dci_{score}" for score in DCI_SCORES)
     val_protocols = ("oe_holdout", "oe_factor_holdout")
+    draws_classes = False
 
     def check(self, cfg: DataConfig) -> None:
         """Every error a trial would meet in its data, found by counting (nothing is enumerated)."""
@@ -117,7 +124,7 @@ class Factors(Protocol):
             raise ValueError("benchmark factors needs data.factors with at least normal and intervention, e.g. "
                              "{normal: {object_color: red, object_shape: cone, object_size: small}, "
                              "intervention: {object_color: blue}}")
-        FACTOR_SOURCES.known(cfg.dataset)
+        factor_sources().known(cfg.dataset)
         if cfg.oe_corpus != cfg.dataset:
             raise ValueError(f"benchmark factors draws its OE images from data.dataset ({cfg.dataset}) by "
                              f"data.factors.oe; set data.oe_corpus={cfg.dataset} (now {cfg.oe_corpus})")
@@ -168,9 +175,14 @@ class Factors(Protocol):
                 raise ValueError(f"benchmark factors needs {needed} {what} but data.factors allows {available}; "
                                  "lower the budget or widen the filters")
 
-    def build(self, cfg: DataConfig, seed: int) -> Benchmark:
+    def build(self, cfg: DataConfig, seed: int, cache_dir: Path | None = None) -> Benchmark:
         """The drawn tuples' images, read (or rendered) in one call so a factor source caches them as one
-        batch, resized to data.image_size."""
+        batch, resized to data.image_size (a factor source keeps its own cache; ``cache_dir`` is the
+        decode cache of image files, which factor sources do not read)."""
+        import torch
+
+        from adcore.data.transforms import resize_images
+
         codes = draw(cfg, seed)
         parts = codes.parts()
         images = factor_source(cfg.dataset, cfg.data_root).images(np.concatenate(parts))
@@ -197,5 +209,7 @@ class Factors(Protocol):
         """DCI of the features of the drawn tuples' images against their factors (without DCI: none)."""
         if bench.dci_images is None or bench.dci_factors is None:
             return {}
+        from adcore.disentanglement import dci
+
         scores = dci(embed(bench.dci_images).numpy(), bench.dci_factors.numpy())
         return {f"test_dci_{name}": scores[name] for name in DCI_SCORES}
