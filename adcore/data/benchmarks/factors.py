@@ -193,7 +193,8 @@ class Factors(Protocol):
         assert factors is not None
         info = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, "normal": factors.normal,
                 "anomaly": anomaly_filter(factors), "n_train_normal": len(train), "n_oe": len(oe),
-                "n_test": len(test_labels), "n_test_anomalies": len(test_anomaly)}
+                "n_test": len(test_labels), "n_test_anomalies": len(test_anomaly),
+                "test_split": "factors", "n_skipped_images": 0}  # test tuples drawn apart from every other part
         return Benchmark(
             train_normal=train, oe=oe,
             val_images=torch.cat([val_normal, val_anomaly]),
