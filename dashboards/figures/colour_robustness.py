@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dashboards.describe import short_budget
-from dashboards.figures.base import FIGURES, finished, pyplot, save, value_labels
+from dashboards.figures.base import FIGURES, pyplot, rows_by_axis, save, value_labels
 from dashboards.metrics import metric_label, metric_scale
 from dashboards.spec import SavedStudy
 
@@ -34,15 +34,10 @@ def step_names(groups: list[str]) -> list[str]:
 @FIGURES.register("colour_robustness")
 def colour_robustness(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the curves; None without the colour-set axis or a finished trial."""
-    methods, metric = study.rows_axis, study.table.metrics[0]
-    rows = finished(frame)
-    if rows.empty or methods is None or not {methods, AXIS, metric} <= set(rows.columns):
+    found = rows_by_axis(study, frame, AXIS)
+    if found is None:
         return None
-    rows = rows.assign(**{methods: rows[methods].astype(str), AXIS: rows[AXIS].astype(str)})
-    order = [str(v) for v in study.labels(methods) if str(v) in set(rows[methods])]
-    groups = [str(v) for v in study.labels(AXIS) if str(v) in set(rows[AXIS])]
-    if not order or not groups:
-        return None
+    rows, methods, metric, order, groups = found
     labels = value_labels(rows, methods)
     factor = metric_scale(metric, study.table.percent)
     plt = pyplot()
