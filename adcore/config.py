@@ -8,6 +8,7 @@ Table-4 arm runs in about 20 s on one CPU core; the paper's budget is in ``PAPER
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
@@ -45,14 +46,47 @@ class OptimConfig(StrictModel):
 
 
 class RuntimeConfig(StrictModel):
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: cuda when available (bf16 autocast), else cpu")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: cuda when available, else cpu. On cuda training runs under bf16 autocast; "
+        "scores are always computed in float32")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
     cache_dir: str | None = Field(None, description="where cached Fisher matrices go (default ~/.cache/adcore or $ADCORE_CACHE)")
     eval_batch_size: int = Field(256, ge=1, description="batch size for scoring")
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
+        "off", description="torch.compile the training step's loss (forward and regularizer penalty) in this mode; "
+        "reduce-overhead adds CUDA graphs on CUDA. off: eager. Scoring is never compiled")
+    channels_last: bool = Field(False, description="the network and its training batches in channels-last layout")
     prefix_cache: bool = Field(True, description="model.train_stages: compute the frozen prefix's output once and share "
                                "it through the on-disk cache (false: run the frozen stages on every batch)")
     prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "
                                  "(model.train_stages); the files used longest ago go first")
+
+
+class ProbeConfig(StrictModel):
+    """Layer probing (paper 000, Table 1; ``adcore.probe``): after the last epoch a scorer is fitted to the
+    flattened output of each named backbone stage on the training normals and scores the test images."""
+
+    layers: dict[str, str] = Field(description="layer name -> backbone stage probed, e.g. {conv1: stem, conv2: "
+                                   "block2, conv3: block3}; reported as test_auroc_<layer> and test_auroc_gain_<layer>")
+    scorer: SerializeAsAny[ComponentParams] = Field(
+        default_factory=lambda: {"name": "ocsvm"}, validate_default=True,
+        description="the one-class model fitted to each layer's features (default: the OC-SVM, nu 0.1, gamma 'scale')")
+
+    @field_validator("layers")
+    @classmethod
+    def _names(cls, layers: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in layers if not re.fullmatch(r"[a-z0-9_]+", name)]
+        if not layers or bad:
+            raise ValueError(f"probe.layers needs at least one layer named in lower-case letters, digits and _ "
+                             f"(they name metrics), got {list(layers)}")
+        return layers
+
+    @field_validator("scorer", mode="before")
+    @classmethod
+    def _scorer(cls, value: Any) -> ComponentParams:
+        from adcore.scoring import scorer_params
+
+        return scorer_params(value)
 
 
 class TrialConfig(StrictModel):
@@ -72,12 +106,17 @@ class TrialConfig(StrictModel):
         description="pull toward theta_0: none, l2sp or ewc, with its parameters")
     optim: OptimConfig = Field(default_factory=OptimConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    probe: ProbeConfig | None = Field(None, description="layer probing after the last epoch (paper 000, Table 1); "
+                                      "None: no probe")
 
     @model_validator(mode="after")
     def _prefix_without_augmentation(self) -> "TrialConfig":
         if self.model.train_stages is not None and self.data.augment:
             raise ValueError("model.train_stages caches the frozen prefix's output on un-augmented images: "
                              "set data.augment=false")
+        if self.model.train_stages is not None and self.probe is not None:
+            raise ValueError("probe reads every stage's output from the images, which model.train_stages replaces "
+                             "by the cached prefix's; leave one of them unset")
         return self
 
     @field_validator("method", mode="before")

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
+from adcore.context import full_precision
+
 if TYPE_CHECKING:
     from adcore.models import Backbone
 
@@ -43,6 +45,19 @@ def digest_tensors(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def key_lock(directory: Path, key: str) -> Iterator[None]:
+    """Hold ``<directory>/<key>.lock`` exclusively (flock: across processes and threads): whoever holds it
+    computes the entry, the others wait and then read what it wrote. The decode cache locks the same way."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class PrefixCache:
     """``outputs(key_parts, images, compute)``: the cached outputs for these images, computed once."""
 
@@ -51,16 +66,6 @@ class PrefixCache:
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}{SUFFIX}"
-
-    @contextmanager
-    def _lock(self, key: str) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / f"{key}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _read(self, path: Path) -> torch.Tensor | None:
         """The tensor in ``path``, or None when it is missing or does not match its checksum."""
@@ -83,7 +88,7 @@ class PrefixCache:
         found = self._read(path)
         if found is not None:
             return found
-        with self._lock(key):
+        with key_lock(self.directory, key):
             found = self._read(path)  # another trial may have written it while this one waited
             if found is not None:
                 return found
@@ -99,14 +104,24 @@ class PrefixCache:
 
     def evict(self) -> None:
         """Remove the files used longest ago until the cache is within its size limit."""
-        files = sorted(self.directory.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        for stale in files[:-1]:  # the newest file stays, however large
-            if total <= self.limit_bytes:
-                break
-            total -= stale.stat().st_size
-            stale.unlink(missing_ok=True)
+        for stale in evict_least_recent(self.directory, SUFFIX, self.limit_bytes):
             (self.directory / f"{stale.stem}.lock").unlink(missing_ok=True)
+
+
+def evict_least_recent(directory: Path, suffix: str, limit_bytes: int) -> list[Path]:
+    """Remove the ``*suffix`` files of ``directory`` used longest ago (oldest modification time: readers
+    touch what they use) until the rest fit in ``limit_bytes``; the newest file stays, however large.
+    Returns the removed files."""
+    files = sorted(directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
+    total = sum(p.stat().st_size for p in files)
+    removed = []
+    for stale in files[:-1]:
+        if total <= limit_bytes:
+            break
+        total -= stale.stat().st_size
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],
@@ -116,8 +131,10 @@ def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callab
     normalisation (see ``prefix_key``)."""
 
     def compute() -> torch.Tensor:
-        out = [backbone.prefix(normalise(images[start : start + batch])).to(dtype)
-               for start in range(0, len(images), batch)]
+        # float32 without TF32 (full_precision): these features are what every later score is computed from
+        with full_precision(next(backbone.parameters()).device):
+            out = [backbone.prefix(normalise(images[start : start + batch])).to(dtype)
+                   for start in range(0, len(images), batch)]
         return torch.cat(out) if out else torch.empty(0, dtype=dtype)
 
     key = hashlib.sha256(f"{digest_tensors(images)}:{weights_key}:{dtype}".encode()).hexdigest()[:32]

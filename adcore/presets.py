@@ -113,6 +113,10 @@ for _kind, _lam, _words in (("cls", 0.0, "classification only"), ("rot", 0.5, "r
     for _scorer in ("msp", "odin"):
         add_preset(f"{_kind}_{_scorer}", f"{_words}, {_scorer.upper()}",
                {**_ROTATION_BASE, "method": {"name": "rotation_classifier", "lam": _lam, "scorer": _scorer}})
+# Table 7: the classification-only classifier with a random 16 x 16 mask inside the central 21 x 21 square of each
+# training image (at 32 px)
+add_preset("cls_msp_masked", "classification only, centre-masked, MSP",
+           {**_ROTATION_BASE, "method": {"name": "rotation_classifier", "lam": 0.0, "scorer": "msp", "mask": 16}})
 
 # Paper 003 and its CSI base: from scratch (CSI's network is a CIFAR ResNet-18; resnet26_cifar is the nearest here),
 # Adam lr 2e-4, betas (0.9, 0.999); the SimCLR augmentations are the method's own.
@@ -126,6 +130,17 @@ add_preset("dsvdd_lenet", "DSVDD (bias-free LeNet)",
        {"model": {"backbone": "lenet_bias_free", "pretrained": False, "adapters": False}, "data": {"augment": False},
         "method": {"name": "dsvdd", "rep_dim": 128}, "regularizer": _NO_REG,
         "optim": {"optimizer": "adam", "lr": 1e-4, "weight_decay": 5e-7, "lr_milestones": [1 / 3]}})
+# Paper 000, Table 1: three ways of training a LeNet whose layers are then probed by an OC-SVM (the study sets the
+# backbone and the probe): (i) self-supervised by geometric transformations (rotation prediction), (ii) the OE
+# classifier of eq. (1) from random init, (iii) the same from weights pretrained on another classification task
+# (MNIST-5k digits, made on first use; paper: CIFAR-100)
+add_preset("probe_selfsup", "(i) self-supervised: rotations",
+           {"model": {"pretrained": False, "adapters": False}, "method": {"name": "rotation_prediction"},
+            "regularizer": _NO_REG})
+add_preset("probe_oe", "(ii) OE classifier, random init", {"model": {"pretrained": False, "adapters": False},
+                                                          "method": _OE, "regularizer": _NO_REG})
+add_preset("probe_transfer", "(iii) pretrained on digits, then OE", {"model": _PRETRAINED, "method": _OE,
+                                                                     "regularizer": _NO_REG})
 # OC-SVM on raw pixels or frozen ImageNet features; no-peek (nu, gamma) or the papers' hindsight choice
 _OCSVM_BASE = {"data": {"augment": False}, "regularizer": _NO_REG, "model": {"adapters": False}}
 for _features, _model in (("raw", {"adapters": False}), ("pretrained", _PRETRAINED)):

@@ -17,8 +17,8 @@ from adcore.metrics import AP_DEFINITION
 METRICS = ("val_ap", "val_auroc", "test_ap", "test_auroc", "train_loss")
 CHECKPOINT = "last epoch"  # which model state the test metrics are of
 FACTS = ("epochs_run", "best_val_epoch", "weight_shift", "weight_shift_rel", "checkpoint", "ap_definition",
-         "val_protocol", "n_train_normal", "n_oe", "n_test", "n_test_anomalies", "device", "torch_version", "node",
-         "setup_s", "train_s", "total_s")
+         "val_protocol", "n_train_normal", "n_oe", "n_test", "n_test_anomalies", "test_split", "n_skipped_images",
+         "device", "torch_version", "node", "setup_s", "train_s", "total_s")
 
 
 def best_key(selection_metric: str) -> str:
@@ -28,11 +28,16 @@ def best_key(selection_metric: str) -> str:
 
 def empty_row(config: TrialConfig | dict[str, Any], status: str, message: str = "") -> dict[str, Any]:
     """A row with every fixed key of this (valid) config: status, message, the flattened config, then
-    the metrics (the common ones and its benchmark's own) and facts as None until the trial fills them."""
+    the metrics (the common ones, its benchmark's and its method's own, and the layer probe's) and facts
+    as None until the trial fills them."""
     from adcore.data.benchmarks import BENCHMARKS
+    from adcore.methods import METHODS
 
     config = config.model_dump(mode="json") if isinstance(config, TrialConfig) else config
-    metrics = [*METRICS, *BENCHMARKS.get(config["data"]["benchmark"]).metric_names]
+    metrics = [*METRICS, *BENCHMARKS.get(config["data"]["benchmark"]).metric_names,
+               *METHODS.get(config["method"]["name"]).metric_names]
+    for layer in (config.get("probe") or {}).get("layers", {}):
+        metrics += [f"test_auroc_{layer}", f"test_auroc_gain_{layer}"]
     row: dict[str, Any] = {"status": status, "message": message, **flatten(config)}
     row.update(dict.fromkeys([*metrics, best_key(config["selection_metric"]), *FACTS]))
     row.update(checkpoint=CHECKPOINT, ap_definition=AP_DEFINITION, val_protocol=config["data"]["val_protocol"])

@@ -1,5 +1,12 @@
 """The training loop every method shares: SGD with a step schedule, seeded batches, a report
-callback per epoch, atomic checkpoints after each epoch and exact resume from them."""
+callback per epoch, atomic checkpoints after each epoch and exact resume from them.
+
+A step never waits for the device: the epoch's batch positions go to the device once, each step's
+loss is written into a device tensor, and whether a loss became NaN or infinite is read once per
+epoch (and when a step raises), not with a host sync per step. ``FitContext.compile`` compiles the
+loss (the forward pass and the regularizer's penalty) with torch.compile; ``channels_last`` feeds
+channels-last batches (the trial converts the network).
+"""
 from __future__ import annotations
 
 import logging
@@ -42,10 +49,46 @@ def load_checkpoint(directory: Path | None) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def make_optimizer(groups: list[dict[str, Any]], optim: OptimConfig) -> torch.optim.Optimizer:
+def make_optimizer(groups: list[dict[str, Any]], optim: OptimConfig,
+                   device: torch.device | None = None) -> torch.optim.Optimizer:
+    """SGD or Adam; on CUDA the fused kernels (one launch for all parameters), elsewhere the foreach
+    ones, which compute what the per-parameter loop computes, bit for bit."""
+    kernels = {"fused": True} if device is not None and device.type == "cuda" else {"foreach": True}
     if optim.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay)
-    return torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+        return torch.optim.Adam(groups, lr=optim.lr, weight_decay=optim.weight_decay, **kernels)
+    return torch.optim.SGD(groups, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay, **kernels)
+
+
+COMPILE_MODES = {"default": None, "reduce-overhead": "reduce-overhead", "max-autotune": "max-autotune"}
+
+
+def step_loss_fn(method: Detector, regularizer: Regularizer, ctx: FitContext) -> Callable[[TrainBatch], torch.Tensor]:
+    """batch -> the step's float32 loss (the method's loss under the context's autocast, plus the
+    regularizer's penalty), compiled when ``ctx.compile`` is not "off"."""
+
+    def step_loss(batch: TrainBatch) -> torch.Tensor:
+        with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.autocast):
+            loss = method.loss(batch)
+        return loss.float() + regularizer.penalty()
+
+    if ctx.compile == "off":
+        return step_loss
+    import torch._inductor.config as inductor_config
+
+    # random ops inside the compiled loss draw from torch's generator as eager does, so a seed gives
+    # the same augmentations and the checkpointed RNG state resumes exactly
+    inductor_config.fallback_random = True
+    return torch.compile(step_loss, mode=COMPILE_MODES[ctx.compile], dynamic=False)
+
+
+def _first_nonfinite(losses: torch.Tensor, epoch: int) -> NonFiniteLossError | None:
+    """The error for the first NaN or infinite loss among an epoch's step losses, if there is one."""
+    bad = (~torch.isfinite(losses)).nonzero()
+    if not len(bad):
+        return None
+    step = int(bad[0])
+    return NonFiniteLossError(f"the loss became {losses[step].item()} at epoch {epoch + 1}, step {step + 1}; "
+                              "lower optim.lr or set optim.grad_clip")
 
 
 def _milestones(optim: OptimConfig) -> list[int]:
@@ -65,7 +108,8 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
     """Train for optim.epochs (resuming from checkpoint_dir if it holds a checkpoint) and return
     the per-epoch history; the last entry carries the final evaluation, test metrics included."""
     # one explicit group, which may be empty: a frozen baseline (no trainable parameters) still runs
-    optimizer = make_optimizer([{"params": method.trainable_parameters()}], optim)
+    params = method.trainable_parameters()
+    optimizer = make_optimizer([{"params": params}], optim, ctx.device)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, _milestones(optim), gamma=optim.lr_gamma)
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -82,40 +126,53 @@ def fit(method: Detector, regularizer: Regularizer, ctx: FitContext, optim: Opti
     n_normal, n_oe, batch = len(ctx.normal), len(ctx.oe), optim.batch_size
     # drop the last partial batch: batch statistics need > 1 image; a method that trains nothing only evaluates
     steps = method.epoch_steps(max(1, n_normal // batch)) if method.trains else 0
+    step_loss = step_loss_fn(method, regularizer, ctx)
+    layout = torch.channels_last if ctx.channels_last else torch.contiguous_format
     for epoch in range(start_epoch, optim.epochs):
         started = time.perf_counter()
         method.train()
-        order = _epoch_order(n_normal, steps, batch, generator)
-        oe_order = torch.randperm(n_oe, generator=generator) if method.uses_oe else None
-        loss_sum = torch.zeros((), device=ctx.device)
-        for step in range(steps):
-            index = order[step * batch : (step + 1) * batch]
-            normal = ctx.transform.train(ctx.normal[index.to(ctx.device)], generator)
-            train_batch = TrainBatch(normal=normal, normal_index=index)
-            if oe_order is not None:  # an epoch is as long as the normal data; OE cycles
-                oe_index = oe_order[torch.arange(step * batch, step * batch + len(normal)) % n_oe]
-                train_batch.oe = ctx.transform.train(ctx.oe[oe_index.to(ctx.device)], generator)
-                train_batch.oe_index = oe_index
-            with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.autocast):
-                loss = method.loss(train_batch)
-            loss = loss.float() + regularizer.penalty()
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
-                    "lower optim.lr or set optim.grad_clip")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if optim.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), optim.grad_clip)
-            optimizer.step()
-            regularizer.after_step(optimizer.param_groups[0]["lr"])
-            loss_sum += loss.detach()
+        # the epoch's positions, drawn on the CPU generator (a seed gives the same batches anywhere), go to
+        # the device in one copy: a blocking copy per step would wait for the device every step
+        order = _epoch_order(n_normal, steps, batch, generator)[: steps * batch]
+        order_on_device = order.to(ctx.device, non_blocking=True)
+        oe_on_device = None
+        if method.uses_oe:  # an epoch is as long as the normal data; OE cycles
+            oe_order = torch.randperm(n_oe, generator=generator)[torch.arange(steps * batch) % n_oe]
+            oe_on_device = oe_order.to(ctx.device, non_blocking=True)
+        losses = torch.zeros(steps, device=ctx.device)  # read once, after the epoch
+        try:
+            for step in range(steps):
+                index = order_on_device[step * batch : (step + 1) * batch]
+                normal = ctx.transform.train(ctx.normal[index], generator)
+                train_batch = TrainBatch(normal=normal.contiguous(memory_format=layout), normal_index=index)
+                if oe_on_device is not None:
+                    oe_index = oe_on_device[step * batch : (step + 1) * batch]
+                    oe = ctx.transform.train(ctx.oe[oe_index], generator)
+                    train_batch.oe, train_batch.oe_index = oe.contiguous(memory_format=layout), oe_index
+                loss = step_loss(train_batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if optim.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+                optimizer.step()
+                regularizer.after_step(optimizer.param_groups[0]["lr"])
+                losses[step] = loss.detach()
+        except Exception as error:  # a diverged loss can break a step in other ways; say what happened first
+            nonfinite = _first_nonfinite(losses[:step].cpu(), epoch)
+            if nonfinite is not None:
+                raise nonfinite from error
+            raise
+        losses = losses.cpu()  # the epoch's one wait for the device
+        nonfinite = _first_nonfinite(losses, epoch)
+        if nonfinite is not None:
+            raise nonfinite
         lr = optimizer.param_groups[0]["lr"]
         if steps:  # a method that trains nothing (a frozen baseline) has no schedule to advance
             scheduler.step()
         train_s = time.perf_counter() - started
         final = epoch + 1 == optim.epochs
-        metrics = {"epoch": epoch + 1, "train_loss": loss_sum.item() / max(steps, 1), "lr": lr, **evaluate(final)}
+        train_loss = losses.sum().item() / steps if steps else 0.0
+        metrics = {"epoch": epoch + 1, "train_loss": train_loss, "lr": lr, **evaluate(final)}
         metrics.update(train_s=train_s, epoch_s=time.perf_counter() - started)
         history.append(metrics)
         if checkpoint_dir is not None:

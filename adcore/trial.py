@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from adcore.config import TrialConfig
+from adcore.config import ProbeConfig, TrialConfig
 from adcore.context import FitContext, default_cache_dir
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.data.transforms import FeatureTransform
@@ -27,6 +27,7 @@ from adcore.metrics import auroc, detection_metrics
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
 from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
+from adcore.probe import check_stages, probe_metrics
 from adcore.row import best_key, empty_row
 from adcore.train import Report, fit
 
@@ -74,9 +75,9 @@ def _metrics(labels: torch.Tensor, scores: torch.Tensor, variants: dict[str, tor
     return metrics
 
 
-def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
-    """evaluate(final): validation metrics every epoch, test metrics (and the benchmark's own) after
-    the last one."""
+def evaluation(method: Detector, ctx: FitContext, bench: Benchmark, probe: ProbeConfig | None = None):
+    """evaluate(final): validation metrics every epoch, test metrics (and the benchmark's own, of the
+    scores and of the representation, and the layer probe's) after the last one."""
 
     def evaluate(final: bool) -> dict[str, float]:
         method.eval()
@@ -86,6 +87,10 @@ def evaluation(method: Detector, ctx: FitContext, bench: Benchmark):
             scores, variants = _scores(method, ctx, bench.test_images)
             metrics.update(_metrics(bench.test_labels, scores, variants, "test"))
             metrics.update(bench.test_metrics(scores))
+            metrics.update(method.test_metrics(ctx, bench.test_images, bench.test_classes))
+            metrics.update(bench.representation_metrics(lambda images: ctx.forward_batched(method.embed, images).cpu()))
+            if probe is not None:
+                metrics.update(probe_metrics(probe, method.backbone, ctx, bench.test_images, bench.test_labels))
         method.train()
         return metrics
 
@@ -111,8 +116,10 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
         torch.set_num_threads(cfg.runtime.threads)
     generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.runtime.device)
-    bench = make_benchmark(cfg.data, cfg.seed)
+    bench = make_benchmark(cfg.data, cfg.seed, default_cache_dir(cfg.runtime.cache_dir))
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
+    if cfg.probe is not None:
+        check_stages(backbone, list(cfg.probe.layers.values()))
     transform = BatchTransform(backbone.input_mean, backbone.input_std, device, augment=cfg.data.augment)
     if cfg.model.train_stages is not None:
         if METHODS.get(cfg.method.name).needs_images:
@@ -125,7 +132,8 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     if cfg.model.adapters:
         add_residual_adapters(backbone, cfg.model.adapter_init)
         freeze_for_adra(backbone)
-    method = build_method(cfg.method, backbone).to(device)
+    layout = torch.channels_last if cfg.runtime.channels_last else torch.preserve_format
+    method = build_method(cfg.method, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
     if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
         raise ValueError(f"method {cfg.method.name} classifies the normal classes and needs at least two of them; "
                          f"benchmark {cfg.data.benchmark} gives {len(torch.unique(bench.train_classes))} "
@@ -133,7 +141,7 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device), transform=transform, device=device, eval_batch_size=cfg.runtime.eval_batch_size,
         cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda",
-        normal_classes=bench.train_classes)
+        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last)
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
     return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)
@@ -150,7 +158,8 @@ def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransfo
 
     backbone.prefix_in_input = True
     return replace(bench, train_normal=outputs(bench.train_normal), oe=outputs(bench.oe),
-                   val_images=outputs(bench.val_images), test_images=outputs(bench.test_images))
+                   val_images=outputs(bench.val_images), test_images=outputs(bench.test_images),
+                   dci_images=None if bench.dci_images is None else outputs(bench.dci_images))
 
 
 def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
@@ -161,7 +170,7 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     bench = parts.bench
     setup_s = time.perf_counter() - started
     history = fit(parts.method, parts.regularizer, parts.ctx, cfg.optim, parts.generator,
-                  evaluation(parts.method, parts.ctx, bench), report,
+                  evaluation(parts.method, parts.ctx, bench, cfg.probe), report,
                   None if checkpoint_dir is None else Path(checkpoint_dir))
     final = history[-1]
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
@@ -171,7 +180,8 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     out.update(
         epochs_run=final["epoch"], best_val_epoch=best["epoch"], val_protocol=bench.info["val_protocol"],
         n_train_normal=bench.info["n_train_normal"], n_oe=bench.info["n_oe"], n_test=bench.info["n_test"],
-        n_test_anomalies=bench.info["n_test_anomalies"], device=str(parts.device), torch_version=torch.__version__,
+        n_test_anomalies=bench.info["n_test_anomalies"], test_split=bench.info["test_split"],
+        n_skipped_images=bench.info["n_skipped_images"], device=str(parts.device), torch_version=torch.__version__,
         node=platform.node(), setup_s=setup_s, train_s=sum(entry["train_s"] for entry in history))
     return out
 

@@ -1,15 +1,19 @@
 """Trial-engine throughput, measured three ways side by side in one run.
 
-1. bare bound: forward + backward + SGD step of the same method on pre-made, pre-normalised
-   tensors of the same batch size (no data work at all);
+1. bare bound: the engine's own step (``step_loss_fn``: autocast on CUDA, runtime.compile,
+   runtime.channels_last; the engine's optimizer) on pre-made, pre-normalised tensors of the same
+   batch size (no data work, no bookkeeping);
 2. this engine: ``adcore.train.fit`` as a trial runs it (batched uint8 crop/flip/normalise on the
    training device, validation scoring after every epoch, test scoring after the last);
 3. a plain loop: torchvision Dataset of PIL images + PIL transforms + DataLoader for normal and
    OE batches, evaluating on the test set through a DataLoader after every epoch, as the
    authors' code does.
 
-Prints training throughput of (2) as a fraction of (1), and the wall-time ratio (3) / (2) for the
-whole fit. Usage: python benchmarks/trial_engine.py [--device cuda] [--epochs 2] [--threads 1]
+Prints training images per second of (1) and (2), (2) as a fraction of (1), and the wall-time ratio
+(3) / (2) for the whole fit. Usage:
+
+    python benchmarks/trial_engine.py --device cuda|cpu [--epochs 2] [--threads 1] \
+        [--set runtime.compile=reduce-overhead] [--set runtime.channels_last=true]
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from adcore import build_config
 from adcore.methods import TrainBatch
 from adcore.presets import preset
-from adcore.train import fit
+from adcore.train import fit, make_optimizer, step_loss_fn
 from adcore.trial import evaluation, prepare_trial
 
 
@@ -53,37 +57,48 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def bare_bound(cfg, device) -> float:
-    """Seconds for the same number of training steps on ready tensors."""
-    _, bench, backbone, method, ctx, regularizer = build(cfg, device)
+def bare_bound(cfg, device, steps: int) -> float:
+    """Seconds for the engine's training step, repeated on ready tensors (after one warm-up step,
+    which is where torch.compile compiles; the engine pays that inside its first epoch)."""
+    _, bench, _, method, ctx, regularizer = build(cfg, device)
     batch = cfg.optim.batch_size
-    steps = cfg.optim.epochs * (len(bench.train_normal) // batch)
-    x = ctx.transform.eval(bench.train_normal[:batch].to(device))
-    oe = ctx.transform.eval(bench.oe[:batch].to(device))
-    ready = TrainBatch(normal=x, oe=oe, oe_index=torch.arange(batch))
-    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=cfg.optim.lr, momentum=0.9, weight_decay=1e-4)
+    layout = torch.channels_last if ctx.channels_last else torch.contiguous_format
+    index = torch.arange(batch, device=device)
+    ready = TrainBatch(normal=ctx.transform.eval(ctx.normal[index]).contiguous(memory_format=layout),
+                       oe=ctx.transform.eval(ctx.oe[index % len(ctx.oe)]).contiguous(memory_format=layout),
+                       normal_index=index, oe_index=index % len(ctx.oe))
+    params = method.trainable_parameters()
+    optimizer = make_optimizer([{"params": params}], cfg.optim, device)
+    step_loss = step_loss_fn(method, regularizer, ctx)
     method.train()
+
+    def step() -> None:
+        loss = step_loss(ready)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        optimizer.step()
+        regularizer.after_step(cfg.optim.lr)
+
+    step()
     sync(device)
     started = time.perf_counter()
     for _ in range(steps):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = method.loss(ready)
-        loss = loss.float() + regularizer.penalty()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step()
     sync(device)
     return time.perf_counter() - started
 
 
-def engine(cfg, device) -> tuple[float, float]:
-    """(training seconds, whole-fit seconds including evaluation) of adcore's loop."""
+def engine(cfg, device) -> tuple[float, float, int]:
+    """(training seconds, whole-fit seconds including evaluation, training steps) of adcore's loop."""
     generator, bench, _, method, ctx, regularizer = build(cfg, device)
+    steps = cfg.optim.epochs * method.epoch_steps(max(1, len(ctx.normal) // cfg.optim.batch_size))
     sync(device)
     started = time.perf_counter()
     history = fit(method, regularizer, ctx, cfg.optim, generator, evaluation(method, ctx, bench))
     sync(device)
-    return sum(h["train_s"] for h in history), time.perf_counter() - started
+    return sum(h["train_s"] for h in history), time.perf_counter() - started, steps
 
 
 def plain_loop(cfg, device, workers: int) -> float:
@@ -99,7 +114,7 @@ def plain_loop(cfg, device, workers: int) -> float:
                            num_workers=workers, pin_memory=device.type == "cuda")
     test_loader = DataLoader(PILImages(bench.test_images, test_tf), batch_size=cfg.runtime.eval_batch_size,
                              num_workers=workers)
-    optimizer = torch.optim.SGD(method.trainable_parameters(), lr=cfg.optim.lr, momentum=0.9, weight_decay=1e-4)
+    optimizer = make_optimizer([{"params": method.trainable_parameters()}], cfg.optim, device)
     sync(device)
     started = time.perf_counter()
     for _ in range(cfg.optim.epochs):
@@ -112,7 +127,8 @@ def plain_loop(cfg, device, workers: int) -> float:
                 oe_iter = iter(oe_loader)
                 x_oe = next(oe_iter)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = method.loss(TrainBatch(normal=x.to(device), oe=x_oe.to(device), oe_index=torch.arange(len(x_oe))))
+                loss = method.loss(TrainBatch(normal=x.to(device), oe=x_oe.to(device), oe_index=torch.arange(len(x_oe)),
+                                              normal_index=torch.arange(len(x))))
             loss = loss.float() + regularizer.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -127,7 +143,7 @@ def plain_loop(cfg, device, workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--preset", default="a7")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
@@ -147,12 +163,16 @@ def main() -> None:
     print(f"budget: {cfg.data.n_normal} normal + {cfg.data.n_oe} OE images at {cfg.data.image_size}px, "
           f"{cfg.optim.epochs} epochs of batch {cfg.optim.batch_size}+{cfg.optim.batch_size}, "
           f"test {cfg.data.n_test}; device {device}, {args.threads} thread(s), torch {torch.__version__}")
-    bare = bare_bound(cfg, device)
-    engine_train, engine_total = engine(cfg, device)
+    print(f"runtime.compile={cfg.runtime.compile}, runtime.channels_last={cfg.runtime.channels_last}, "
+          f"bf16 autocast for training: {device.type == 'cuda'}")
+    engine_train, engine_total, steps = engine(cfg, device)
+    bare = bare_bound(cfg, device, steps)
     plain = plain_loop(cfg, device, args.workers)
-    print(f"bare model bound (training):     {bare:8.2f} s")
-    print(f"this engine (training):          {engine_train:8.2f} s  -> {bare / engine_train:.2f} of the bound")
-    print(f"this engine (whole fit, evals):  {engine_total:8.2f} s")
+    images = steps * cfg.optim.batch_size  # normal images; OE batches come on top where the method uses OE
+    print(f"bare model bound (training):      {bare:8.2f} s  {images / bare:9.0f} training images/s")
+    print(f"this engine (training):           {engine_train:8.2f} s  {images / engine_train:9.0f} training images/s"
+          f"  -> {bare / engine_train:.2f} of the bound")
+    print(f"this engine (whole fit, evals):   {engine_total:8.2f} s")
     print(f"plain DataLoader+PIL (whole fit): {plain:8.2f} s  -> engine is {plain / engine_total:.2f}x faster")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboards.metrics import metric_name, scale
+from dashboards.metrics import metric_name, metric_scale
 from dashboards.spec import SavedStudy
 from dashboards.stat_tests import (NOT_REACHED, FriedmanResult, PairedDifference, friedman, paired_differences,
                                    seeds_needed)
@@ -37,7 +37,7 @@ def unit_axes(study: SavedStudy) -> list[str]:
 
 
 def _scaled(frame: pd.DataFrame, metric: str, factor: float) -> pd.DataFrame:
-    """The metric in the table's units (percent points), so intervals read as the cells do."""
+    """The metric in the table's units (percent points for fractions), so intervals read as the cells do."""
     return frame.assign(**{metric: pd.to_numeric(frame[metric], errors="coerce") * factor})
 
 
@@ -47,7 +47,8 @@ def significance(study: SavedStudy, frame: pd.DataFrame) -> Significance | None:
     units = unit_axes(study)
     if study.search or rows is None or not units or metric not in frame or rows not in frame:
         return None
-    data = _scaled(frame[[rows, *units, "status", metric]].astype({rows: str}), metric, scale(study.table.percent))
+    data = _scaled(frame[[rows, *units, "status", metric]].astype({rows: str}), metric,
+                   metric_scale(metric, study.table.percent))
     order = [str(value) for value in study.labels(rows) if str(value) in set(data[rows])]
     result = Significance(metric, study.table.compare_to, units, [])
     reference = study.table.compare_to

@@ -50,9 +50,12 @@ class TableSpec(_Strict):
 
 def value_label(value: Any) -> Any:
     """A grid value as a results row records it. A mapping sets several keys of its axis together (e.g.
-    ``data: [{fold: 7, secondary_class: 9}]``, a class pair) and reads 'fold7-secondary_class9'."""
+    ``data: [{fold: 7, secondary_class: 9}]``, a class pair) and reads 'fold7-secondary_class9'; a list
+    (a set of factor values, ``[red, blue]``) reads 'red+blue', inside a mapping too."""
     if isinstance(value, dict):
-        return "-".join(f"{key}{item}" for key, item in value.items())
+        return "-".join(f"{key}{value_label(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return "+".join(str(value_label(item)) for item in value)
     return value
 
 

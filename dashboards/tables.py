@@ -19,7 +19,7 @@ import pandas as pd
 
 from dashboards.describe import budget_text, common_value
 from dashboards.figures.base import value_labels
-from dashboards.metrics import metric_label, metric_name, scale, unit
+from dashboards.metrics import metric_label, metric_name, metric_scale, unit
 from dashboards.significance import delta_columns, notes as significance_notes, significance
 from dashboards.spec import ARM_AXIS, SavedStudy
 
@@ -104,7 +104,7 @@ def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
 def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     axis, across = study.rows_axis, study.table.columns
     ok = frame[frame["status"] == "ok"] if len(frame) else frame
-    factor = scale(study.table.percent)
+    percent = study.table.percent
     first = study.table.metrics[0]
     labels = value_labels(frame, axis)
     records = []
@@ -115,9 +115,9 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
             record["method"] = labels.get(str(value), "")
         for column in study.labels(across):  # one cell per value, first metric
             cell = rows[rows[across].astype(str) == str(column)]
-            record[f"{_axis_name(across)} {column}"] = _values(cell, first, factor).mean()
+            record[f"{_axis_name(across)} {column}"] = _values(cell, first, percent).mean()
         for metric in study.table.metrics:
-            values = _values(rows, metric, factor)
+            values = _values(rows, metric, percent)
             record[f"{metric}_mean"] = values.mean() if len(values) else float("nan")
             record[f"{metric}_std"] = _spread(values, study.table.spread)
         record["n"] = len(rows)
@@ -166,8 +166,9 @@ def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, li
     return table, notes
 
 
-def _values(rows: pd.DataFrame, metric: str, factor: float) -> pd.Series:
-    return rows[metric].dropna() * factor if metric in rows else pd.Series(dtype=float)
+def _values(rows: pd.DataFrame, metric: str, percent: bool) -> pd.Series:
+    """The metric's finished values in the table's units (fractions in percent where the table is)."""
+    return rows[metric].dropna() * metric_scale(metric, percent) if metric in rows else pd.Series(dtype=float)
 
 
 def _spread(values: pd.Series, kind: str) -> float:
@@ -217,7 +218,6 @@ def _axis_name(axis: str) -> str:
 def search_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     assert study.search is not None
     keys = study.searched
-    factor = scale(study.table.percent)
     ranked = frame.sort_values(study.metric, ascending=study.mode == "min", na_position="last", kind="stable")
     ok = ranked[ranked["status"] == "ok"]
     chosen = ok["trial"].iloc[0] if len(ok) else None
@@ -225,7 +225,7 @@ def search_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, 
     for _, row in ranked.iterrows():
         record: dict[str, Any] = {"trial": row["trial"], **{key: _short(row.get(key)) for key in keys}}
         for metric in dict.fromkeys([study.metric, *study.table.metrics]):
-            record[metric] = row.get(metric, float("nan")) * factor
+            record[metric] = row.get(metric, float("nan")) * metric_scale(metric, study.table.percent)
         record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial"] == chosen else "")
         records.append(record)
     stopped = int((frame["status"] == "stopped_early").sum())
@@ -332,6 +332,12 @@ def _val_tracks_test(study: SavedStudy, frame: pd.DataFrame) -> list[Note]:
     if len(pairs) < 3 or pairs[study.metric].nunique() < 2 or pairs[test].nunique() < 2:
         return []
     rho, p = spearmanr(pairs[study.metric], pairs[test])
+    if rho < 0:
+        reading = "negative: a choice made on validation would lean against the test"
+    elif rho < 0.3:
+        reading = "weak: choosing by validation says little about the test"
+    else:
+        reading = "choosing by validation follows the test as far as this correlation goes"
     return [Note("validation", f"Validation tracks test: Spearman's rank correlation between {metric_name(study.metric)} "
                                f"and {metric_name(test)} over the {len(pairs)} finished trials is {rho:.2f} "
-                               f"(p = {p:.2g}); near 0, choosing by validation says little about the test.")]
+                               f"(p = {p:.2g}); {reading}.")]

@@ -56,8 +56,8 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
     return points
 
 
-def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
-    """The trial config at one grid point; errors name the point and the config key."""
+def point_layers(study: Study, labels: dict[str, Any], where: str = "study") -> list[dict[str, Any]]:
+    """The config layers of one grid point, in merge order (see the module docstring)."""
     layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)},
                                      "selection_metric": study.metric}, study.base]
     for axis, value in labels.items():
@@ -69,6 +69,12 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
         else:
             layers.append(set_dotted({}, axis, value))
     layers.append(study.overrides)
+    return layers
+
+
+def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> TrialConfig:
+    """The trial config at one grid point; errors name the point and the config key."""
+    layers = point_layers(study, labels, where)
     try:
         return build_config(*layers)
     except ValidationError as error:
@@ -82,9 +88,10 @@ def resolve(study: Study, labels: dict[str, Any], where: str = "study") -> Trial
 
 def point_key(labels: dict[str, Any]) -> str:
     """{'arm': 'a3', 'data.fold': 4, 'seed': 0} -> 'a3-fold4-seed0'; a mapping value names its own keys:
-    {'data': {'fold': 7, 'secondary_class': 9}} -> 'fold7-secondary_class9'."""
+    {'data': {'fold': 7, 'secondary_class': 9}} -> 'fold7-secondary_class9'; a list joins its values:
+    {'data.factors.normal.object_color': ['red', 'blue']} -> 'object_colorred+blue'."""
     parts = [str(value_label(value)) if axis == ARM_AXIS or isinstance(value, dict)
-             else f"{axis.split('.')[-1]}{value}" for axis, value in labels.items()]
+             else f"{axis.split('.')[-1]}{value_label(value)}" for axis, value in labels.items()]
     return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "-".join(parts)) or "trial"
 
 

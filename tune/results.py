@@ -13,11 +13,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
-
-from adcore.row import empty_row
+if TYPE_CHECKING:  # pandas and adcore.row (which imports torch) load where rows are written: refusing a study needs neither
+    import pandas as pd
 
 FRONT = ["trial", "trial_id", "status", "message"]
 LAST_METRICS = ("val_ap", "val_auroc", "train_loss")  # what a trial reports every epoch
@@ -110,6 +109,8 @@ def unended_row(name: str, trial_id: str, config: dict[str, Any], columns: dict[
                 status: str, message: str = "") -> dict[str, Any]:
     """The row of a trial that ended without writing its own (``stopped_early``, ``error``) or has not
     ended (``unfinished``): its config, the last metrics it reported and the fixed keys of every row."""
+    from adcore.row import empty_row
+
     row = {"trial": name, "trial_id": trial_id, **columns, **empty_row(config, status, message)}
     row.update({key: last[key] for key in LAST_METRICS if key in last})
     row["epochs_run"] = last.get("epoch", 0)
@@ -120,6 +121,8 @@ def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
                      ended: Iterable[dict[str, Any]] | None = None) -> pd.DataFrame:
     """trials.csv from the ended trials' rows (``ended``, default: every row file, read now) and the rows
     of trials not ended, sorted by trial name; list values as JSON. The one writer of trials.csv."""
+    import pandas as pd
+
     rows = {row["trial_id"]: row for row in unfinished}
     rows.update({row["trial_id"]: row for row in (run.rows() if ended is None else ended)})  # an ended trial's own row wins
     flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows.values()]

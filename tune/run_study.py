@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from adcore.config import flatten  # noqa: E402
+from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand  # noqa: E402
 from tune.results import RunDir, unended_row, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         study, run = _load(args)
+        check_study_data(study, str(args.study))  # the data, before anything heavy is imported
         points = expand(study, where=str(args.study))
         space = resolve_space(study, points[0].trial, str(args.study)) if study.search else {}
         _check_scheduler(study, points, str(args.study))

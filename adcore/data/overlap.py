@@ -11,7 +11,7 @@ CIFAR-100 is OE for CIFAR-10), or, in the same family, when it is drawn from a s
 """
 from __future__ import annotations
 
-from adcore.data.sources import ImageSet, Source
+from adcore.data.sources.base import ClassMakeup, Source
 
 
 def _related(data: Source, oe: Source) -> tuple[bool, bool]:
@@ -20,8 +20,8 @@ def _related(data: Source, oe: Source) -> tuple[bool, bool]:
     return same_images, oe.vocabulary is not None and oe.vocabulary == data.vocabulary
 
 
-def default_oe_classes(data: Source, bench: ImageSet, bench_classes: list[int], oe: Source,
-                       oe_set: ImageSet) -> list[int] | None:
+def default_oe_classes(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source,
+                       oe_set: ClassMakeup) -> list[int] | None:
     """data.oe_classes left unset: all of the OE corpus (None), except that an OE corpus of the dataset's own
     collection or vocabulary keeps only the classes that are not the benchmark's (the class split)."""
     if not any(_related(data, oe)) or not oe_set.class_names:
@@ -30,16 +30,16 @@ def default_oe_classes(data: Source, bench: ImageSet, bench_classes: list[int], 
     return [c for c in range(len(oe_set.class_names)) if not oe_set.concepts([c]) & taken]
 
 
-def overlap_error(data: Source, bench: ImageSet, bench_classes: list[int], oe: Source, oe_set: ImageSet,
+def overlap_error(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source, oe_set: ClassMakeup,
                   oe_classes: list[int] | None) -> str | None:
-    """Why this OE corpus would put benchmark classes (or images) into the OE set; None if it does not."""
+    """Why this OE corpus would put benchmark classes (or images) into the OE set; None if it does not.
+    ``bench`` and ``oe_set`` are loaded image sets or, before anything is loaded, their censuses."""
     same_images, same_labels = _related(data, oe)
     if not (same_images or same_labels):
         return None
     relation = (f"is drawn from the same collection ({data.family}) as data.dataset {data.name}" if same_images
                 else f"names its classes in the same vocabulary ({data.vocabulary}) as data.dataset {data.name}")
-    labelled = bool(oe_set.class_names) and bool((oe_set.labels >= 0).any())
-    if not labelled:
+    if not oe_set.labelled:
         return (f"data.oe_corpus {oe.name} {relation} and has no classes to keep apart from the benchmark's; "
                 "choose another OE corpus")
     used = list(range(len(oe_set.class_names))) if oe_classes is None else oe_classes

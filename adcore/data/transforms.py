@@ -73,15 +73,16 @@ class BatchTransform:
         if not self.augment:
             return self._normalise(images)
         n, _, h, w = images.shape
-        # offsets and flips are drawn on the CPU generator so a seed gives the same batch anywhere
+        # offsets and flips are drawn on the CPU generator so a seed gives the same batch anywhere; they go
+        # to the device without waiting for it (a blocking copy from pageable memory syncs every step)
         offset_y = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator)
         offset_x = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator)
         flip = torch.rand(n, generator=generator) < 0.5
         x = images.to(self.device, non_blocking=True)
         x = F.pad(x, (self.pad,) * 4)  # (n, c, h + 2p, w + 2p), zero = black border
-        rows = (offset_y.to(self.device)[:, None] + torch.arange(h, device=self.device))  # (n, h)
-        cols = (offset_x.to(self.device)[:, None] + torch.arange(w, device=self.device))  # (n, w)
-        cols = torch.where(flip.to(self.device)[:, None], cols.flip(1), cols)
+        rows = (offset_y.to(self.device, non_blocking=True)[:, None] + torch.arange(h, device=self.device))  # (n, h)
+        cols = (offset_x.to(self.device, non_blocking=True)[:, None] + torch.arange(w, device=self.device))  # (n, w)
+        cols = torch.where(flip.to(self.device, non_blocking=True)[:, None], cols.flip(1), cols)
         batch_index = torch.arange(n, device=self.device)[:, None, None, None]
         chan_index = torch.arange(x.shape[1], device=self.device)[None, :, None, None]
         x = x[batch_index, chan_index, rows[:, None, :, None], cols[:, None, None, :]]  # (n, c, h, w)

@@ -59,6 +59,7 @@ class Detector(nn.Module):
     # take a frozen prefix's cached outputs instead (model.train_stages)
     needs_images: ClassVar[bool] = False
     uses_imagenet_head: ClassVar[bool] = False  # the backbone's pretrained classifier stays trainable
+    metric_names: ClassVar[tuple[str, ...]] = ()  # the keys test_metrics() reports (fixed keys of every row)
 
     def __init__(self, backbone: Backbone, params: ComponentParams) -> None:
         super().__init__()
@@ -94,6 +95,12 @@ class Detector(nn.Module):
 
     def score_variants(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """{name: (B,) scores} for variant_names(), from features as embed() returns them."""
+        return {}
+
+    def test_metrics(self, ctx: FitContext, images: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
+        """Metrics of the method's own task on the test images, after the last epoch (``classes``: the
+        source class of each image), e.g. a classifier's accuracy on the normal classes; the keys are
+        ``metric_names``; none by default."""
         return {}
 
     def trainable_parameters(self) -> list[nn.Parameter]:

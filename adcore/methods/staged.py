@@ -110,7 +110,7 @@ class StagedDetector(Detector):
         if cached is None:
             return ctx.forward_batched(lambda x: self.trained(self.frozen(x), states), ctx.normal)
         out = []
-        for start in range(0, len(cached), ctx.eval_batch_size):
-            with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.autocast):
+        with ctx.full_precision():  # features that scorers read: float32, as forward_batched gives them
+            for start in range(0, len(cached), ctx.eval_batch_size):
                 out.append(self.trained(cached[start : start + ctx.eval_batch_size], states).float())
         return torch.cat(out)

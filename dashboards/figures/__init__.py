@@ -5,7 +5,8 @@ differences to ``table.compare_to`` and the critical-difference diagram; every s
 plot (``search``); a study asks for more by name under ``figures:``. Adding a figure is one module here with one
 ``@FIGURES.register("name")`` function ``(study, frame, folder) -> written PNG or None``.
 """
-from dashboards.figures import alpha, baseline_gain, minor_mode, rows, search, significance, steps  # noqa: F401
+from dashboards.figures import alpha, baseline_gain, colour_robustness, interventions, minor_mode, rows, search  # noqa: F401
+from dashboards.figures import significance, steps  # noqa: F401
 from dashboards.figures.base import FIGURES, FigureFn, draw, save
 
 __all__ = ["FIGURES", "FigureFn", "draw", "save"]

@@ -42,6 +42,23 @@ def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
     return labels
 
 
+def rows_by_axis(study: SavedStudy, frame: pd.DataFrame,
+                 axis: str) -> tuple[pd.DataFrame, str, str, list[str], list[str]] | None:
+    """(finished rows with the study's rows axis and ``axis`` as strings, the rows axis, the first table
+    metric, the rows in the study's order, the values of ``axis`` in its order), or None when the study
+    has no rows axis, a column is missing or nothing finished."""
+    methods, metric = study.rows_axis, study.table.metrics[0]
+    rows = finished(frame)
+    if rows.empty or methods is None or not {methods, axis, metric} <= set(rows.columns):
+        return None
+    rows = rows.assign(**{methods: rows[methods].astype(str), axis: rows[axis].astype(str)})
+    order = [str(v) for v in study.labels(methods) if str(v) in set(rows[methods])]
+    groups = [str(v) for v in study.labels(axis) if str(v) in set(rows[axis])]
+    if not order or not groups:
+        return None
+    return rows, methods, metric, order, groups
+
+
 def save(fig: "Figure", folder: Path, stem: str, caption: str = "", tight: bool = True) -> Path:
     """Write ``stem.png`` and ``stem.svg`` with the caption (the budget) under the axes; ``tight=False``
     for a figure placed by hand, which an automatic layout would move."""

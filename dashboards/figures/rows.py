@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboards.figures.base import FIGURES, finished, pyplot, value_labels
-from dashboards.metrics import metric_label, metric_name, scale
+from dashboards.metrics import metric_label, metric_name, metric_scale
 from dashboards.spec import SavedStudy
 
 
@@ -16,7 +16,7 @@ def rows_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | 
     axis, metric = study.rows_axis, study.table.metrics[0]
     values = study.labels(axis) or [None]
     ok = finished(frame)
-    factor = scale(study.table.percent)
+    factor = metric_scale(metric, study.table.percent)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.1 * len(values) + 3, 4))
     colour_by = next((a for a in study.grid if a != axis and len(study.grid[a]) > 1), None)

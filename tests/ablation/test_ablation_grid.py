@@ -62,3 +62,18 @@ def test_gain_rows_subtract_the_baseline_row_per_column_and_for_the_paper() -> N
     assert any("gain over hsc" in note.text for note in notes)
     header, cells = shown(study.saved(), table)
     assert cells[2][header.index("test AUROC (%)")] == "10.0"
+
+
+def test_a_list_value_names_its_points_and_rows_by_its_items() -> None:
+    colours = [["red"], ["red", "blue"]]
+    study = _study(base={"data": {"dataset": "scenes", "oe_corpus": "scenes", "benchmark": "factors",
+                                  "val_protocol": "oe_holdout",
+                                  "factors": {"normal": {"object_shape": "cone"},
+                                              "intervention": {"object_shape": "cube"}}}},
+                   grid={"arm": ["sad"], "data.factors.normal.object_color": colours})
+    points = expand(study)
+    assert [p.key for p in points] == ["sad-object_colorred", "sad-object_colorred+blue"]
+    assert points[1].labels["data.factors.normal.object_color"] == "red+blue"
+    assert points[1].config["data"]["factors"]["normal"] == {"object_shape": "cone", "object_color": ["red", "blue"]}
+    assert study.labels("data.factors.normal.object_color") == ["red", "red+blue"]
+    assert value_label({"object_color": ["red", "blue"], "object_size": "large"}) == "object_colorred+blue-object_sizelarge"

@@ -1,6 +1,7 @@
 """Every registered figure draws from a synthetic results frame (PNG and SVG), without training:
 the frame has the columns the study figures read (arms, folds, seeds, OE corpora, alpha, minor-mode
-and per-step AUROC columns), so a new figure is tested here by adding what it reads to the frame."""
+and per-step AUROC columns, interventions, normal colour sets, DCI), so a new figure is tested here by
+adding what it reads to the frame."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,10 @@ from dashboards.spec import SavedStudy
 
 ARMS = ["hsc", "adra", "adib"]
 GRID = {"arm": ARMS, "data.oe_corpus": ["mnist5k", "smooth_noise"], "data.fold": [7, 0], "regularizer.alpha": [0.0, 0.01],
-        "data.minor_ratio": [0.0, 1.0]}
+        "data.minor_ratio": [0.0, 1.0], "data.factors.intervention": [{"object_color": "blue"}, {"object_shape": "cube"}],
+        "data.factors.normal.object_color": [["red"], ["red", "blue"]]}
+# the factor axes ride on two of the others: fold 7 is the colour intervention, ratio 1 the two-colour step
+INTERVENTION = {7: ("object_colorblue", "blue", None), 0: ("object_shapecube", None, "cube")}
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "val_protocol": "oe_holdout"}
 
@@ -28,7 +32,13 @@ def _frame() -> pd.DataFrame:
                 for alpha in GRID["regularizer.alpha"]:
                     for ratio in (0.0, 1.0):
                         auroc = 0.7 + 0.05 * ARMS.index(arm) + rng.normal(0, 0.02)
+                        label, colour, shape = INTERVENTION[fold]
                         rows.append({**BUDGET, "status": "ok", "arm": arm, "arm_label": arm.upper(),
+                                     "data.factors.intervention": label, "seed": 0,
+                                     "data.factors.intervention.object_color": colour,
+                                     "data.factors.intervention.object_shape": shape,
+                                     "data.factors.normal.object_color": "red+blue" if ratio else "red",
+                                     "test_dci_disentanglement": 0.05 + 0.01 * ARMS.index(arm),
                                      "data.oe_corpus": corpus, "data.fold": fold, "data.secondary_class": secondary,
                                      "data.minor_ratio": ratio, "regularizer.alpha": alpha, "optim.lr": 0.1,
                                      "test_auroc": auroc, "test_ap": auroc - 0.3, "val_ap": 0.9, "val_auroc": 0.95,
@@ -41,7 +51,9 @@ GRID_STUDY = SavedStudy.from_dict({
     "name": "synthetic", "grid": GRID,
     "table": {"rows": "arm", "columns": "data.oe_corpus", "baseline": "hsc", "compare_to": "hsc",
               "metrics": ["test_auroc", "test_ap"],
-              "paper": {"metric": "mAUC (%)", "columns": {"SVHN": {"hsc": 70.2, "adra": 75.3, "adib": 79.8}}}}})
+              "paper": {"metric": "mAUC (%)", "columns": {"SVHN": {"hsc": 70.2, "adra": 75.3, "adib": 79.8},
+                                                          "object_colorblue": {"hsc": 11.7},
+                                                          "DCI disentanglement": {"hsc": 0.068}}}}})
 SEARCH_STUDY = SavedStudy.from_dict({
     "name": "synthetic_search", "grid": {"arm": ["adib"]}, "metric": "val_ap",
     "search": {"num_samples": 4, "space": {"regularizer.alpha": {"type": "loguniform"}, "optim.lr": {}}}})

@@ -62,3 +62,13 @@ def test_each_row_gets_its_paired_difference_to_the_reference_and_a_failed_unit_
     assert "data.fold=1, seed=1" in texts and "dropped, not imputed" in texts and "* marks" in texts
     header, cells = shown(study, table)
     assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0] *"
+
+
+def test_a_percent_table_scales_fractions_and_shows_dci_as_it_is() -> None:
+    rows = ROWS.assign(test_accuracy=0.9, test_dci_disentanglement=0.07)
+    study = _study(metrics=["test_auroc", "test_accuracy", "test_dci_disentanglement"]).saved()
+    table = grid_table(study, rows)[0].set_index("arm")
+    assert table.loc["a6", "test_accuracy_mean"] == pytest.approx(90.0)
+    assert table.loc["a6", "test_dci_disentanglement_mean"] == pytest.approx(0.07)
+    header, _ = shown(study, table.reset_index())
+    assert "test accuracy (%)" in header and "DCI disentanglement" in header

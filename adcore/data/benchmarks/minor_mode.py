@@ -4,13 +4,15 @@ every other class is an anomaly. Besides AP and AUROC it reports the AUROC of ea
 against the anomalies, ``test_auroc_primary`` and ``test_auroc_secondary``."""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from adcore.data.benchmarks.base import (BENCHMARKS, Benchmark, Protocol, Selection, check_class, n_train,
+from adcore.data.benchmarks.base import (BENCHMARKS, Benchmark, Need, Protocol, Selection, check_class, n_train,
                                          of_classes, take)
 from adcore.data.config import DataConfig
-from adcore.data.sources import ImageSet
-from adcore.metrics import auroc
+from adcore.data.sources import Census, ImageSet
+
+if TYPE_CHECKING:
+    import torch
 
 MODES = ("primary", "secondary")
 
@@ -29,12 +31,14 @@ class MinorMode(Protocol):
             raise ValueError(f"data.secondary_class {cfg.secondary_class} is not one of data.classes {cfg.classes}")
 
     def select(self, cfg: DataConfig, train: ImageSet, classes: list[int], generator: torch.Generator) -> Selection:
+        import torch
+
         assert cfg.secondary_class is not None
         check_class("secondary_class", cfg.secondary_class, len(train.class_names))
         primary, secondary = cfg.fold, cfg.secondary_class
         primary_idx = of_classes(train.labels, [primary])
         n_total = n_train(cfg.n_normal, primary_idx, cfg.n_val)
-        n_secondary = round(n_total * cfg.minor_ratio / (1.0 + cfg.minor_ratio))
+        n_secondary = self.secondary_count(cfg, n_total)
         take_a, rest_a = take(primary_idx, n_total - n_secondary, generator)
         take_b, _ = take(of_classes(train.labels, [secondary]), n_secondary, generator)
         anomalies = [c for c in classes if c not in (primary, secondary)]
@@ -43,8 +47,23 @@ class MinorMode(Protocol):
         # validation normals: the primary class
         return Selection([primary, secondary], anomalies, torch.cat([take_a, take_b]), rest_a, info=info)
 
+    @staticmethod
+    def secondary_count(cfg: DataConfig, n_total: int) -> int:
+        """Secondary images among ``n_total`` training normals: n r / (1 + r)."""
+        return round(n_total * cfg.minor_ratio / (1.0 + cfg.minor_ratio))
+
+    def demand(self, cfg: DataConfig, train: Census, classes: list[int]) -> list[Need]:
+        assert cfg.secondary_class is not None
+        n_total = train.counts[cfg.fold] - cfg.n_val if cfg.n_normal is None else cfg.n_normal
+        n_secondary = self.secondary_count(cfg, n_total)
+        # the primary's training and validation images; the secondary's training images
+        return [Need((cfg.fold,), max(n_total - n_secondary, 1) + cfg.n_val, "data.n_normal + data.n_val"),
+                Need((cfg.secondary_class,), n_secondary, "data.n_normal (with data.minor_ratio)")]
+
     def test_metrics(self, bench: Benchmark, scores: torch.Tensor) -> dict[str, float]:
         """Each normal mode against the anomalies."""
+        from adcore.metrics import auroc
+
         metrics = {}
         for mode in MODES:
             keep = (bench.test_labels == 1) | (bench.test_classes == bench.info[f"{mode}_class"])

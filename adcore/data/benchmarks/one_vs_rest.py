@@ -2,11 +2,14 @@
 class (of ``data.classes``) is an anomaly."""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from adcore.data.benchmarks.base import BENCHMARKS, Protocol, Selection, n_train, of_classes, take
+from adcore.data.benchmarks.base import BENCHMARKS, Need, Protocol, Selection, n_train, normal_need, of_classes, take
 from adcore.data.config import DataConfig
-from adcore.data.sources import ImageSet
+from adcore.data.sources import Census, ImageSet
+
+if TYPE_CHECKING:
+    import torch
 
 
 @BENCHMARKS.register("one_vs_rest")
@@ -16,3 +19,6 @@ class OneVsRest(Protocol):
         train_index, rest = take(pool, n_train(cfg.n_normal, pool, cfg.n_val), generator)
         anomalies = [c for c in classes if c != cfg.fold]
         return Selection([cfg.fold], anomalies, train_index, rest)
+
+    def demand(self, cfg: DataConfig, train: Census, classes: list[int]) -> list[Need]:
+        return [normal_need([cfg.fold], cfg.n_normal, cfg.n_val)]

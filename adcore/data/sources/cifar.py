@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.locate import require_file, require_root
@@ -63,7 +62,7 @@ def cifar10(split: str, data_root: str | Path | None) -> ImageSet:
     batches = [_batch(require_file("cifar10", root / CIFAR10_DIR / name, how), "labels") for name in CIFAR10_FILES[split]]
     images = np.concatenate([b[0] for b in batches])
     labels = np.concatenate([b[1] for b in batches])
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), CIFAR10_CLASSES, CIFAR10_CONCEPTS)
+    return ImageSet.from_numpy(images, labels, CIFAR10_CLASSES, CIFAR10_CONCEPTS)
 
 
 def _cifar100(name: str, split: str, data_root: str | Path | None, coarse: bool) -> ImageSet:
@@ -74,11 +73,11 @@ def _cifar100(name: str, split: str, data_root: str | Path | None, coarse: bool)
     meta = _read(require_file(name, root / CIFAR100_DIR / "meta", how))
     fine_names = _names(meta["fine_label_names"])
     if not coarse:
-        return ImageSet(torch.from_numpy(images), torch.from_numpy(fine), fine_names)
+        return ImageSet.from_numpy(images, fine, fine_names)
     # a superclass is, in the cifar100 vocabulary, the fine classes it groups
     concepts = tuple(frozenset(fine_names[f] for f in np.unique(fine[labels == c]))
                      for c in range(len(meta["coarse_label_names"])))
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), _names(meta["coarse_label_names"]), concepts)
+    return ImageSet.from_numpy(images, labels, _names(meta["coarse_label_names"]), concepts)
 
 
 @source("cifar100", splits=("train", "test"), vocabulary="cifar100")

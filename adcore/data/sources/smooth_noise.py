@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+from adcore.data.sources.base import Census, ImageSet, source
 
-from adcore.data.sources.base import ImageSet, source
+if TYPE_CHECKING:
+    import torch
 
 SEED = 0
 SIZE = 10_000  # images
@@ -24,8 +25,11 @@ GRIDS = range(2, 8)  # coarse grid sides: 2 x 2 (one gradient) up to 7 x 7 (blob
 
 
 @lru_cache(maxsize=1)
-def _draw() -> torch.Tensor:
+def _draw() -> "torch.Tensor":
     """(SIZE, 1, SIDE, SIDE) uint8, the same on every call and machine (CPU generator, fixed seed)."""
+    import torch
+    import torch.nn.functional as F
+
     generator = torch.Generator().manual_seed(SEED)
     grids = torch.randint(GRIDS.start, GRIDS.stop, (SIZE,), generator=generator)
     lo = torch.randint(0, 65, (SIZE,), generator=generator).float()
@@ -41,8 +45,14 @@ def _draw() -> torch.Tensor:
     return scaled.round_().clamp_(0, 255).to(torch.uint8)
 
 
-@source("smooth_noise", splits=("train",))
+def _census(split: str, data_root: str | Path | None) -> Census:
+    return Census((), (), unlabelled=SIZE)
+
+
+@source("smooth_noise", splits=("train",), census=_census)
 def smooth_noise(split: str, data_root: str | Path | None) -> ImageSet:
     """All 10,000 images as split ``train``, unlabelled (-1); ``data_root`` is not used."""
+    import torch
+
     images = _draw().clone()  # the clone keeps callers from editing the cache in place
     return ImageSet(images, torch.full((SIZE,), -1, dtype=torch.int64), ())

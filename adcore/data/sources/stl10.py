@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.locate import require_file, require_root
@@ -45,7 +44,7 @@ def load_stl10(split: str, data_root: str | Path | None, limit: int | None = Non
         labels = np.fromfile(y_path, np.uint8, count=count).astype(np.int64) - 1  # stored 1..10
         if labels.shape != (count,):
             raise ValueError(f"{y_path}: holds {labels.shape[0]} labels for {count} images")
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), CLASS_NAMES)
+    return ImageSet.from_numpy(images, labels, CLASS_NAMES)
 
 
 @source("stl10", splits=SPLITS, vocabulary="objects", oe_split="unlabeled")

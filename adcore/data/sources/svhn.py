@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
-import torch
 
 from adcore.data.sources.base import ImageSet, source
 from adcore.data.sources.locate import require_file, require_root
@@ -20,6 +18,8 @@ _HOW = (
 
 @source("svhn", splits=("train", "test", "extra"), vocabulary="digits")
 def svhn(split: str, data_root: str | Path | None) -> ImageSet:
+    import scipy.io  # here, not at the top: keeps importing the sources light
+
     root = require_root("svhn", data_root, _HOW)
     path = require_file("svhn", root / SUBDIR / f"{split}_32x32.mat", _HOW.format(root=root))
     mat = scipy.io.loadmat(path, variable_names=("X", "y"))
@@ -28,4 +28,4 @@ def svhn(split: str, data_root: str | Path | None) -> ImageSet:
         raise ValueError(f"{path}: expected X uint8 (32, 32, 3, N) and y (N, 1), got {x.dtype} {x.shape} and {mat['y'].shape}")
     images = np.ascontiguousarray(x.transpose(3, 2, 0, 1))  # (H, W, C, N) -> (N, C, H, W)
     labels = np.where(y == 10, 0, y)  # SVHN stores digit 0 as label 10
-    return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), CLASS_NAMES)
+    return ImageSet.from_numpy(images, labels, CLASS_NAMES)
