@@ -54,7 +54,8 @@ def test_study_round_trips_through_the_postgresql_tracking_server_which_sigterm_
         assert child.info.status == "FINISHED" and child.data.params["optim.epochs"] == "2"
         assert sorted(m.step for m in client.get_metric_history(child.info.run_id, "val_ap")) == [1, 2]
     assert "table.md" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
-    assert (postgres_server.folder / "mlartifacts" / "on_postgres").is_dir()  # artifacts on the results volume
+    stored = postgres_server.folder / "mlartifacts" / experiment.experiment_id / parents[0].info.run_id / "artifacts"
+    assert (stored / "table.md").is_file()  # the server keeps the artifacts on the results volume
 
     import psycopg  # the runs are in PostgreSQL, not in a file beside the server
 
