@@ -5,16 +5,22 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CHROMIUM := /usr/bin/chromium
+# Debian's PostgreSQL programs (whichever major version is installed; Debian 12's is 15)
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
 STUDY ?= studies/ablation_table4.yaml
 STUDY_NAME = $(basename $(notdir $(STUDY)))
 
-.PHONY: setup test study mlflow-ui optuna-dashboard clean-venv
+.PHONY: setup test study mlflow-ui optuna-dashboard tracking-server clean-venv
 
-setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM)
+setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM) $(POSTGRES)
 
 # Debian's dataset-fashion-mnist carries the one full benchmark dataset these machines can have.
 $(FASHION_MNIST):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist
+
+# Debian's postgresql: the tracking server's backend store, and the tests of it.
+$(POSTGRES):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
 # Debian's chromium opens the HTML reports headless in tests/dashboards.
 $(CHROMIUM):
@@ -39,6 +45,13 @@ mlflow-ui: $(STAMP)
 
 optuna-dashboard: $(STAMP)
 	$(PY) dashboards/serve.py optuna results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
+
+# The MLflow tracking server of a cluster: PostgreSQL of its own in $(RESULTS)/postgres (Debian's
+# postgresql), artifacts in $(RESULTS)/mlartifacts, on 127.0.0.1 unless HOST=0.0.0.0; Ctrl-C ends both.
+# Studies log to it with --tracking-uri http://<host>:$(or $(PORT),5000).
+RESULTS ?= results
+tracking-server: $(STAMP) $(POSTGRES)
+	$(PY) dashboards/serve.py tracking-server $(RESULTS) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 clean-venv:
 	rm -rf $(VENV)

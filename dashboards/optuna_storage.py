@@ -2,8 +2,9 @@
 optuna-dashboard.
 
 The driver's OptunaSearch keeps its study in memory and Tune checkpoints it with the experiment
-(``tune/searcher-state-*.pkl``, at most a second old), which is what lets a resumed search
-continue exactly where Tune's state says (docs/tune.md). Exporting that checkpoint gives the
+(``tune/searcher-state-*.pkl``, every few seconds and at the end of each session); a resumed
+search's searcher is given the run's earlier trials (tune/resume.py), so the newest session's
+checkpoint holds them all, each named by its ``trial_id`` user attribute. Exporting it gives the
 dashboard the trials, parameters, values and per-epoch intermediate values the searcher saw,
 without a second live database that a killed driver would leave ahead of Tune.
 """
@@ -37,8 +38,9 @@ def export(run: Run) -> str:
     with state.open("rb") as handle:
         saved = pickle.load(handle)  # noqa: S301 - Tune's checkpoint of this run's own searcher
     source: optuna.Study = saved["_ot_study"]
-    names = dict(zip(run.trials["trial_id"].astype(str), run.trials["trial"])) if len(run.trials) else {}
-    statuses = dict(zip(run.trials["trial_id"].astype(str), run.trials["status"])) if len(run.trials) else {}
+    ids = [column for column in ("trial_id", "tune_trial_id") if column in run.trials]
+    names = {str(i): name for column in ids for i, name in zip(run.trials[column], run.trials["trial"])}
+    statuses = {str(i): status for column in ids for i, status in zip(run.trials[column], run.trials["status"])}
     tune_ids = {trial.number: tune_id for tune_id, trial in saved["_ot_trials"].items()}
     path = run.path / STORAGE_FILE
     path.unlink(missing_ok=True)
@@ -46,7 +48,8 @@ def export(run: Run) -> str:
     url = f"sqlite:///{path}"
     target = optuna.create_study(storage=url, study_name=f"{run.name}/{run.run_id}", directions=source.directions)
     for trial in source.get_trials(deepcopy=False):
-        tune_id = tune_ids.get(trial.number, "")
+        # this session's trials by their Tune id; a resumed run's earlier trials by the id tune/searcher.py gave them
+        tune_id = tune_ids.get(trial.number) or trial.user_attrs.get("trial_id", "")
         labels = {"trial": names.get(tune_id, tune_id), "status": statuses.get(tune_id, "running")}
         target.add_trial(FrozenTrial(
             number=trial.number, state=trial.state, value=None, values=trial.values,

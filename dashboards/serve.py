@@ -1,7 +1,10 @@
-"""The MLflow UI and the Optuna dashboard on a study, listening on 127.0.0.1 only:
+"""The MLflow UI and the Optuna dashboard on a study, and the MLflow tracking server of a cluster,
+listening on 127.0.0.1 unless told otherwise:
 
     python dashboards/serve.py mlflow results/ablation_table4             # or a run directory
     python dashboards/serve.py optuna results/adib_search --port 8080     # the newest run's search
+    python dashboards/serve.py tracking-server results                    # = make tracking-server
+    python dashboards/serve.py tracking-server results --host 0.0.0.0 --backend-store-uri postgresql+psycopg://...
 
 mlflow: ``mlflow server`` over the store the run logged to (run.json; by default
 sqlite:///<results>/mlflow.db with artifacts in <results>/mlartifacts). It first saves a view of
@@ -11,15 +14,27 @@ a search, ranked by the validation metric), and every trial in the per-epoch cha
 logged to an MLflow server gets the view there and is opened on that server.
 optuna: exports the Optuna study of a search run (Tune's checkpoint of its searcher) to
 <run dir>/optuna.db and starts ``optuna-dashboard`` on it; run it again to see newer trials.
-The command runs until Ctrl-C.
+tracking-server: ``mlflow server`` for studies on a cluster (``--tracking-uri http://HOST:PORT``),
+its backend store a PostgreSQL database (by default a server of its own in <results>/postgres,
+started with it: ``dashboards/postgres.py``; or ``--backend-store-uri`` of one you run), its
+artifacts in <results>/mlartifacts on the shared results volume. It listens on 127.0.0.1 unless
+``--host`` says otherwise: the MLflow server has no authentication, so only a private network
+should see it.
+Every command runs until Ctrl-C or SIGTERM, and then ends every server it started (the MLflow
+server's uvicorn workers and PostgreSQL included): each runs in a process group of its own.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,20 +91,119 @@ def mlflow_view(run: Run) -> str:
     return run.run_id
 
 
+def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts: str | None, workers: int) -> list[str]:
+    """``mlflow server`` that serves the artifacts itself (clients need no access to the volume); the
+    backend store comes from $MLFLOW_BACKEND_STORE_URI, so its password stays out of the process list."""
+    return [script("mlflow"), "server", "--artifacts-destination", str(artifacts.resolve()), "--host", host,
+            "--port", str(port), "--workers", str(workers), *(["--allowed-hosts", allowed_hosts] if allowed_hosts else [])]
+
+
 def optuna_command(run: Run, port: int) -> list[str]:
     from dashboards.optuna_storage import export
 
     return [script("optuna-dashboard"), export(run), "--host", HOST, "--port", str(port)]
 
 
+class Servers:
+    """Child servers, each in a process group of its own, ended together (first started, last ended)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[subprocess.Popen, signal.Signals]] = []
+
+    def start(self, command: list[str], env: dict[str, str] | None = None, stop: signal.Signals = signal.SIGTERM,
+              ) -> subprocess.Popen:
+        process = subprocess.Popen(command, env=env, start_new_session=True)
+        self.started.append((process, stop))
+        return process
+
+    def adopt(self, process: subprocess.Popen, stop: signal.Signals) -> None:
+        """A server started elsewhere in its own session (PostgreSQL)."""
+        self.started.append((process, stop))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for process, stop in reversed(self.started):
+            for sig, wait in ((stop, timeout), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    process.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+
+    def wait(self) -> int:
+        """Until one server ends or this process is told to stop (SIGINT, SIGTERM); then end them all."""
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            while all(process.poll() is None for process, _ in self.started):
+                time.sleep(0.5)
+            return next(process.returncode for process, _ in self.started if process.returncode is not None) or 0
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
+    """PostgreSQL (its own, unless --backend-store-uri) and the MLflow server on it."""
+    from dashboards.postgres import Postgres
+
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    store = args.backend_store_uri
+    if store is None:
+        postgres = Postgres(args.postgres_data or args.path / "postgres", args.postgres_port)
+        if not _free(postgres.port):
+            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass --postgres-port")
+        postgres.start()
+        servers.adopt(postgres.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
+        store = postgres.uri
+    env["MLFLOW_BACKEND_STORE_URI"] = store
+    artifacts = args.path / "mlartifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    servers.start(tracking_server_command(artifacts, args.host, args.port, args.allowed_hosts, args.workers), env)
+    where = "127.0.0.1 only" if args.host == HOST else f"{args.host}: no authentication, keep it on a private network"
+    print(f"MLflow tracking server: http://{args.host}:{args.port} ({where}); backend store "
+          f"{store.split('@')[-1]}, artifacts in {artifacts.resolve()}\n"
+          f"  studies log to it with --tracking-uri http://<this host>:{args.port}; Ctrl-C or SIGTERM ends it",
+          flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python dashboards/serve.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ui", choices=["mlflow", "optuna"])
-    parser.add_argument("path", type=Path, help="results/<study> (its newest run) or results/<study>/<run-id>")
-    parser.add_argument("--port", type=int, help="default: 5000 for mlflow, 8080 for optuna")
+    parser.add_argument("ui", choices=["mlflow", "optuna", "tracking-server"])
+    parser.add_argument("path", type=Path, help="mlflow, optuna: results/<study> (its newest run) or "
+                        "results/<study>/<run-id>; tracking-server: the results root (shared by every node)")
+    parser.add_argument("--port", type=int, help="default: 5000 for mlflow and tracking-server, 8080 for optuna")
+    parser.add_argument("--host", default=HOST, help="tracking-server: the address it listens on (default 127.0.0.1)")
+    parser.add_argument("--backend-store-uri", default=os.environ.get("MLFLOW_BACKEND_STORE_URI"),
+                        help="tracking-server: a PostgreSQL database you run instead of its own "
+                        "(postgresql+psycopg://user:password@host:5432/db; default $MLFLOW_BACKEND_STORE_URI)")
+    parser.add_argument("--postgres-data", type=Path, help="tracking-server: its own PostgreSQL's folder "
+                        "(default <results>/postgres; a local disk is better than NFS)")
+    parser.add_argument("--postgres-port", type=int, default=5432, help="tracking-server: its own PostgreSQL's port")
+    parser.add_argument("--workers", type=int, default=1, help="tracking-server: MLflow's server processes (1: "
+                        "no supervisor; several are restarted by uvicorn when a health check times out under load)")
+    parser.add_argument("--allowed-hosts", help="tracking-server: Host headers MLflow accepts besides localhost, "
+                        "e.g. 'mlflow:5000,10.0.0.1:5000' (MLflow's DNS-rebinding guard)")
     args = parser.parse_args(argv)
+    servers = Servers()
     try:
+        if args.ui == "tracking-server":
+            args.port = args.port or 5000
+            tracking_server(args, servers)
+            return servers.wait()
         run = Run.load(args.path)
         if args.ui == "mlflow":
             port = args.port or 5000
@@ -104,16 +218,18 @@ def main(argv: list[str] | None = None) -> int:
             port = args.port or 8080
             command = optuna_command(run, port)
             address = f"http://{HOST}:{port}/dashboard"
-    except FileNotFoundError as error:
+    except (FileNotFoundError, RuntimeError) as error:
+        servers.stop()
         print(error, file=sys.stderr)
         return 2
     print(f"{run.name} run {run.run_id}: {address}", flush=True)
     if command is None:
         print("the study logged to this MLflow server; open its UI there", flush=True)
         return 0
-    if args.ui == "mlflow":  # MLflow's job runner (GenAI judges, trace rollups) is 7 more processes nobody needs here
-        os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    os.execv(command[0], command)  # the UI takes over this process: Ctrl-C stops it
+    # MLflow's job runner (GenAI judges, trace rollups) is 7 more processes nobody needs here
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false") if args.ui == "mlflow" else None
+    servers.start(command, env)
+    return servers.wait()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Driver-side Tune callbacks: rows for trials that end without writing their own, trials.csv
-rewritten whenever a trial ends, and concise progress lines.
+rewritten as trials end, MLflow records a trial could not send, and concise progress lines.
 
-Both are pickled into Tune's experiment state and come back on ``--resume``, so they hold
-only paths and counters that ``setup`` rebuilds.
+A trial is named by its own id (``tune.trainable.trial_id``), which survives a resume, never by
+Tune's. Each callback's work per ended trial is constant (one row file read, one journal sent);
+trials.csv, which is a whole-study file, is rewritten at most every few seconds and always at the end.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tune.results import RunDir, unended_row, write_trials_csv
-from tune.trainable import trial_config
+from tune.tracking import Tracking
+from tune.trainable import trial_config, trial_id
 
 
 def _error_text(trial: Trial) -> str:
@@ -28,22 +30,35 @@ def _error_text(trial: Trial) -> str:
 def tune_row(trial: Trial, status: str, message: str = "") -> dict[str, Any]:
     """The row of a Tune trial that has none of its own, from its config and last result."""
     point = trial.config["point"]
-    return unended_row(str(trial), trial.trial_id, trial_config(trial.config), {**point["labels"], **point["columns"]},
+    key = trial_id(trial.config)
+    return unended_row(key, key, trial_config(trial.config), {**point["labels"], **point["columns"]},
                        trial.last_result or {}, status, message)
 
 
 class RowWriter(Callback):
     """Whenever a trial ends: if it wrote no row (a scheduler stopped it, or it errored out of its
-    retries), write one for it; then rewrite trials.csv, so finished results are on disk however
-    the study ends."""
+    retries), write one for it; keep the ended rows in memory and rewrite trials.csv from them
+    when ``every_s`` has passed (at least 20 times as long as the last write took), so finished
+    results are on disk however the study ends without the study's cost growing with its square."""
 
-    def __init__(self, run: RunDir) -> None:
-        self.run = run
+    def __init__(self, run: RunDir, every_s: float = 5.0) -> None:
+        self.run, self.every_s = run, every_s
+        self.ended: dict[str, dict[str, Any]] | None = None
+        self.written_at, self.write_s = -float("inf"), 0.0
 
     def _ended(self, trial: Trial, status: str, message: str = "") -> None:
-        if not self.run.row_file(trial.trial_id).exists():
-            self.run.write_row(tune_row(trial, status, message))
-        write_trials_csv(self.run)
+        if self.ended is None:
+            self.ended = {row["trial_id"]: row for row in self.run.rows()}  # rows of earlier sessions, once
+        key = trial_id(trial.config)
+        row = self.run.read_row(key)
+        if row is None or row["status"] == "error":  # an error row of an earlier session is retried, then replaced
+            row = tune_row(trial, status, message)
+            self.run.write_row(row)
+        self.ended[key] = row
+        if time.monotonic() - self.written_at >= max(self.every_s, 20 * self.write_s):
+            started = time.monotonic()
+            write_trials_csv(self.run, ended=self.ended.values())
+            self.written_at, self.write_s = time.monotonic(), time.monotonic() - started
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._ended(trial, "stopped_early")  # a trial that finished wrote its own row
@@ -53,12 +68,32 @@ class RowWriter(Callback):
         self._ended(trial, "error", error[-1] if error else "the trial errored")
 
 
+class TrackingSync(Callback):
+    """When a trial ends, send what it could not send to MLflow (its worker may have died, or the
+    server was down); retry the study's parent run too while it has not reached MLflow."""
+
+    def __init__(self, tracking: Tracking) -> None:
+        self.tracking = tracking
+        self.study = tracking.journal("study")
+
+    def _ended(self, trial: Trial) -> None:
+        if self.study.behind() and not self.study.send():
+            return  # children wait for their parent run
+        self.tracking.journal(trial_id(trial.config)).send()
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._ended(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._ended(trial)
+
+
 class Progress(Callback):
     """One line per finished trial, and a status line at most every ``every_s`` seconds."""
 
     def __init__(self, metric: str, every_s: float = 30.0) -> None:
         self.metric, self.every_s = metric, every_s
-        self.total = 0
+        self.total = self.done = 0
         self.last_status = 0.0
 
     def setup(self, total_num_samples: int | None = None, **info: Any) -> None:
@@ -71,16 +106,16 @@ class Progress(Callback):
             counts[trial.status] = counts.get(trial.status, 0) + 1
         return counts
 
-    def _done(self, trials: list[Trial], trial: Trial) -> str:
-        """'[done/total]', counting ``trial`` (whose status is not updated yet) as done."""
-        done = 1 + sum(t.status in (Trial.TERMINATED, Trial.ERROR) for t in trials if t is not trial)
+    def _done(self, trials: list[Trial]) -> str:
+        """'[done/total]' of this session, counting the trial that has just ended."""
+        self.done += 1
         total = max(self.total, len(trials))
-        return f"[{done:>{len(str(total))}}/{total}]"
+        return f"[{self.done:>{len(str(total))}}/{total}]"
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         last = trial.last_result or {}
         status = last.get("status", "stopped early")
-        parts = [f"{self._done(trials, trial)} {str(trial):<22} {status:<13}"]
+        parts = [f"{self._done(trials)} {str(trial):<22} {status:<13}"]
         for key in ("test_ap", self.metric):
             value = last.get(key)
             if isinstance(value, float):
@@ -90,7 +125,7 @@ class Progress(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         message = _error_text(trial).strip().splitlines()[-1:] or ["?"]
-        print(f"{self._done(trials, trial)} {str(trial):<22} ERROR         {message[0][:200]}", flush=True)
+        print(f"{self._done(trials)} {str(trial):<22} ERROR         {message[0][:200]}", flush=True)
 
     def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         print(f"        {str(trial):<22} worker lost; retrying from its last checkpoint", flush=True)

@@ -49,7 +49,7 @@ class RunDir:
         return self.path / "rows"
 
     @property
-    def tune_dir(self) -> Path:  # Tune's storage: experiment state, trial dirs, checkpoints
+    def tune_dir(self) -> Path:  # Tune's storage: its experiment state and trial dirs (never read back)
         return self.path / "tune"
 
     @property
@@ -100,6 +100,10 @@ class RunDir:
         """Every row written so far."""
         return [json.loads(path.read_text()) for path in sorted(self.rows_dir.glob("*.json"))]
 
+    def read_row(self, trial_id: str) -> dict[str, Any] | None:
+        path = self.row_file(trial_id)
+        return json.loads(path.read_text()) if path.exists() else None
+
 
 def unended_row(name: str, trial_id: str, config: dict[str, Any], columns: dict[str, Any], last: dict[str, Any],
                 status: str, message: str = "") -> dict[str, Any]:
@@ -113,13 +117,14 @@ def unended_row(name: str, trial_id: str, config: dict[str, Any], columns: dict[
     return row
 
 
-def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:
-    """trials.csv from the row files and the rows of trials not ended, sorted by trial name; list values
-    as JSON. The one writer of trials.csv."""
+def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
+                     ended: Iterable[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """trials.csv from the ended trials' rows (``ended``, default: every row file, read now) and the rows
+    of trials not ended, sorted by trial name; list values as JSON. The one writer of trials.csv."""
     import pandas as pd
 
     rows = {row["trial_id"]: row for row in unfinished}
-    rows.update({row["trial_id"]: row for row in run.rows()})  # an ended trial's own row wins
+    rows.update({row["trial_id"]: row for row in (run.rows() if ended is None else ended)})  # an ended trial's own row wins
     flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows.values()]
     columns = list(dict.fromkeys([*FRONT, *(key for row in flat for key in row)]))
     frame = pd.DataFrame(flat, columns=columns)

@@ -35,13 +35,14 @@ from adcore.config import flatten  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand  # noqa: E402
 from tune.results import RunDir, unended_row, write_trials_csv  # noqa: E402
+from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
 from tune.study import Study, StudyError, load_study  # noqa: E402
+from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local  # noqa: E402
+from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from tune.tracking import TrackingInfo
 
 MLFLOW_STATUS = {"ok": "FINISHED", "failed": "FAILED", "error": "FAILED", "stopped_early": "KILLED", "unfinished": "KILLED"}
 
@@ -96,8 +97,8 @@ def _load(args: argparse.Namespace) -> tuple[Study, RunDir | None]:
         raise StudyError("--resume continues a run with the study it saved; leave out --set, --smoke and --budget")
     name = load_study(args.study).name
     run = RunDir.find(args.out, name, None if args.resume == "latest" else args.resume)
-    if not (run.tune_dir / "tuner.pkl").exists():
-        raise StudyError(f"{run.path}: the run was stopped before Tune saved any state; start a new run instead")
+    if not run.study_yaml.exists():
+        raise StudyError(f"{run.path}: the run was stopped before it saved its study.yaml; start a new run instead")
     return load_study(run.study_yaml), run
 
 
@@ -144,34 +145,48 @@ def _git_commit() -> str:
 
 def _environment() -> None:
     """Settings that must be in place before Ray starts (measured on this Ray version)."""
-    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # save Tune's state every second: a killed driver loses little
+    # Tune's experiment state is never read back (tune/resume.py): let Tune save it as rarely as its
+    # default allows (at most 5 % of the driver's time), since each save writes every trial.
+    os.environ.pop("TUNE_GLOBAL_CHECKPOINT_S", None)
     os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"  # trials run in our working directory, not Ray's temp dir
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: no Tune tables; our Progress prints one line a trial
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")  # that is the 1 s
     os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's ports listen on all interfaces: its token protects them
+    http_defaults()  # an unreachable MLflow fails a send at once; the journal keeps what it did not take
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))  # local workers import tune/ and adcore/
 
 
-def _start_tracking(args: argparse.Namespace, study: Study, run: RunDir, commit: str) -> "TrackingInfo":
-    """The MLflow store, experiment and parent run, made by the driver before any trial starts."""
-    from tune.tracking import TrackingInfo, default_tracking_uri, reopen_study_run, start_study_run
-
+def _start_tracking(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any]) -> Tracking:
+    """The MLflow parent run, journaled and sent by the driver before any trial starts (a new
+    SQLite store must be created by one process); on --resume, everything not yet in MLflow."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after mlflow's import, which sets INFO
-    if args.resume is not None:
-        info = TrackingInfo(**run.read_meta()["tracking"])
-        reopen_study_run(info)
-        return info
-    out = args.out.resolve()
-    uri = args.tracking_uri or default_tracking_uri(out)
-    local = uri.startswith("sqlite:") or uri.startswith("file:")
-    params = {"study.name": study.name, "study.trials": _total(study),
-              "study.scheduler": study.scheduler.name, "study.metric": study.metric, "study.applied": " ".join(study.applied),
-              **{f"study.grid.{axis}": values for axis, values in study.grid.items()},
-              **{f"base.{key}": value for key, value in flatten(study.base).items()}}
-    return start_study_run(uri, study.name, run.run_id, out / "mlartifacts" if local else None, params,
-                           {"study": study.name, "study_run": run.run_id, "git_commit": commit,
-                            "reproduces": study.reproduces or "", "results_dir": str(run.path)})
+    if "tracking" in meta:
+        tracking = Tracking(**{key: meta["tracking"][key] for key in ("uri", "experiment", "run_path", "artifact_root")})
+        tracking.journal(STUDY).set_status("RUNNING")
+    else:
+        out = args.out.resolve()
+        uri = args.tracking_uri or default_tracking_uri(out)
+        tracking = Tracking(uri, study.name, str(run.path), str(out / "mlartifacts") if is_local(uri) else None)
+        params = {"study.name": study.name, "study.trials": _total(study),
+                  "study.scheduler": study.scheduler.name, "study.metric": study.metric,
+                  "study.applied": " ".join(study.applied),
+                  **{f"study.grid.{axis}": values for axis, values in study.grid.items()},
+                  **{f"base.{key}": value for key, value in flatten(study.base).items()}}
+        tracking.journal(STUDY).start(run.run_id, params, {
+            "study": study.name, "study_run": run.run_id, "git_commit": meta["git_commit"],
+            "reproduces": study.reproduces or "", "results_dir": str(run.path)})
+    counts = tracking.sync()
+    if counts["behind"]:
+        print(f"MLflow at {tracking.uri} is not answering: the study runs on and keeps what it would log in "
+              f"{tracking.folder} until it answers", flush=True)
+    return tracking
+
+
+def _tracking_meta(tracking: Tracking) -> dict[str, Any]:
+    """run.json's tracking entry: where the journals send to, and the MLflow ids once known."""
+    return {"uri": tracking.uri, "experiment": tracking.experiment, "run_path": tracking.run_path,
+            "artifact_root": tracking.artifact_root, **tracking.ids()}
 
 
 def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
@@ -180,25 +195,32 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     from tune.trainable import TrialContext
 
     resuming = run is not None
+    todo = remaining(study, points, run)
     run = run or RunDir.create(args.out.resolve(), study.name)
     meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": _git_commit(),
                                               "started_at": time.time(), "wall_s": 0.0}
     if not resuming:
         run.study_yaml.write_text(study.to_yaml())
-    info = _start_tracking(args, study, run, meta["git_commit"])  # before any trial starts
-    meta["tracking"] = {"uri": info.uri, "experiment_id": info.experiment_id, "parent_run_id": info.parent_run_id}
+        run.write_meta(meta)  # a run that has run.json can be resumed, however early its driver dies
+    tracking = _start_tracking(args, study, run, meta)  # before any trial starts
+    meta["tracking"] = _tracking_meta(tracking)
     run.write_meta(meta)
-    context = TrialContext(study.name, str(run.path), meta["git_commit"], info)
-    grid = _fit(args, study, points, space, run, meta, context, resuming)
-    return _finish(args, study, run, meta, grid)
+    context = TrialContext(study.name, str(run.path), meta["git_commit"], tracking)
+    unfinished: list[dict[str, Any]] = []
+    if todo.empty:
+        print(f"{study.name}: every trial of {run.path} has ended; writing its results", flush=True)
+    else:
+        unfinished = _fit(args, study, todo, space, run, meta, context, resuming)
+    return _finish(args, study, run, meta, tracking, unfinished)
 
 
-def _fit(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
-         run: RunDir, meta: dict[str, Any], context: Any, resuming: bool) -> Any:
-    """Start or join Ray, run (or resume) the Tuner, and leave Ray again."""
+def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
+         run: RunDir, meta: dict[str, Any], context: Any, resuming: bool) -> list[dict[str, Any]]:
+    """Start or join Ray, run the Tuner over what is left, and leave Ray again; return the rows of
+    this session's trials that have not ended (an interrupted study)."""
     import ray
 
-    from tune.tuner import build_tuner, restore_tuner
+    from tune.tuner import build_tuner
 
     address = args.address or "local"
     quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
@@ -208,40 +230,39 @@ def _fit(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     else:
         ray.init(address=address, **quiet)
     try:
-        tuner = restore_tuner(study, context, run) if resuming else build_tuner(study, points, space, context, run)
+        tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)
-        print(f"{'resuming' if resuming else 'running'} {study.name}: {_total(study)} trials, up to "
+        left = todo.num_samples if study.search else len(todo.points)
+        print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {_total(study)} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)
         started = meta["fit_started_at"] = time.time()
         meta.setdefault("sessions", []).append({"command": args.command, "fit_started_at": started})
         run.write_meta(meta)  # the command of each start and resume, kept if the driver is killed
-        grid = tuner.fit()
+        unfinished = _unfinished(run, tuner.fit())
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
-        return grid
+        return unfinished
     finally:
         ray.shutdown()
 
 
-def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], grid: Any) -> int:
-    """trials.csv, table, figures and report, MLflow statuses and artifacts; print where everything is."""
+def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], tracking: Tracking,
+            unfinished: list[dict[str, Any]]) -> int:
+    """trials.csv, table, figures and report, MLflow statuses and artifacts; print where everything is.
+    Whether the study is complete is read from its rows, whichever session ran each trial."""
     from dashboards.aggregate import aggregate
-    from tune.tracking import TrackingInfo, finish_study_run, settle_children
     from tune.trainable import work_root
 
     total = _total(study)
-    complete = len(grid) == total and grid.num_terminated + grid.num_errors == total
-    frame = write_trials_csv(run, _unfinished(run, grid))
+    frame = write_trials_csv(run, unfinished)
     rows = frame.to_dict("records")
+    complete = len(done_rows(run)) >= total
     run.write_meta(meta)
     table = aggregate(run.path)
     report = _write_report(run)
-    info = TrackingInfo(**meta["tracking"])
-    settle_children(info, {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows
-                           if isinstance(row.get("trial_id"), str)})
-    artifacts = [run.path / name for name in ("table.json", "table.md", "table.csv", "table.tex", "trials.csv",
-                                              "study.yaml", "figures", "report.html")]
-    finish_study_run(info, "FINISHED" if complete else "KILLED", _summary_metrics(frame), artifacts)
+    _settle_tracking(tracking, rows, complete, frame, run, session=len(meta.get("sessions", [])))
+    meta["tracking"] = _tracking_meta(tracking)
+    run.write_meta(meta)
     if complete:
         _prune_checkpoints(run)
         shutil.rmtree(work_root(run.run_id), ignore_errors=True)  # this node's leftovers of killed attempts
@@ -249,9 +270,9 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.json, .csv, .tex), figures in {run.figures}")
     if report:
         print(f"report:  {report}")
-    print(f"mlflow:  experiment {study.name!r}, parent run {info.parent_run_id} in {info.uri}")
-    if info.uri.startswith("sqlite:"):
-        print(f"         mlflow ui --backend-store-uri {info.uri}")
+    print(f"mlflow:  experiment {study.name!r}, parent run {tracking.ids()['parent_run_id']} in {tracking.uri}")
+    if tracking.uri.startswith("sqlite:"):
+        print(f"         mlflow ui --backend-store-uri {tracking.uri}")
     if not complete:
         print(f"interrupted: {sum(r['status'] != 'unfinished' for r in rows)} of {total} trials ended; continue with\n"
               f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
@@ -259,19 +280,39 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     return 0 if any(row["status"] == "ok" for row in rows) else 1
 
 
+def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: bool, frame: "pd.DataFrame",
+                     run: RunDir, session: int) -> None:
+    """Every child run gets its trial's final status (a trial whose worker died, or that a scheduler
+    stopped, could not set its own), the parent run its summary, artifacts and status; then all of it
+    is sent. What MLflow does not take stays journaled for tune/sync_tracking.py."""
+    statuses = {row["trial_id"]: MLFLOW_STATUS.get(row["status"], "KILLED") for row in rows
+                if isinstance(row.get("trial_id"), str)}
+    for journal in tracking.journals():
+        if journal.name != STUDY and journal.status() != statuses.get(journal.name, "KILLED"):
+            journal.set_status(statuses.get(journal.name, "KILLED"))
+    study_run = tracking.journal(STUDY)
+    study_run.log_metrics(_summary_metrics(frame), step=session)  # each session's end has its own step
+    study_run.log_artifacts(run.path / name for name in ("table.json", "table.md", "table.csv", "table.tex",
+                                                          "trials.csv", "study.yaml", "figures", "report.html"))
+    study_run.set_status("FINISHED" if complete else "KILLED")
+    counts = tracking.sync()
+    if counts["behind"]:
+        print(f"MLflow at {tracking.uri} did not take everything: {counts['behind']} runs have records kept in "
+              f"{tracking.folder}; send them when it answers with\n  python tune/sync_tracking.py {run.path}",
+              flush=True)
+
+
 def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
-    """Rows for the trials of the ResultGrid that have not ended (an interrupted study): their config
-    and the last metrics they reported. Every ended trial has its row file already."""
-    from tune.trainable import trial_config
+    """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
+    their config and the last metrics they reported. Every ended trial has its row file already."""
+    from tune.trainable import trial_config, trial_id
 
     rows = []
     for result in grid:
-        name = Path(result.path).name
-        trial_id = (result.metrics or {}).get("trial_id") or name
-        if not run.row_file(trial_id).exists():
-            point = result.config["point"]
-            rows.append(unended_row(name, trial_id, trial_config(result.config),
-                                    {**point["labels"], **point["columns"]}, result.metrics or {}, "unfinished"))
+        key, point = trial_id(result.config), result.config["point"]
+        if not run.row_file(key).exists():
+            rows.append(unended_row(key, key, trial_config(result.config), {**point["labels"], **point["columns"]},
+                                    result.metrics or {}, "unfinished"))
     return rows
 
 
@@ -316,8 +357,8 @@ def _summary_metrics(trials: "pd.DataFrame") -> dict[str, float]:
 
 def _prune_checkpoints(run: RunDir) -> None:
     """A finished study needs no checkpoints (each is tens of MB); its rows hold the results."""
-    for checkpoint in run.tune_dir.glob("*/checkpoint_*"):
-        shutil.rmtree(checkpoint, ignore_errors=True)
+    for trial in (run.path / TRIALS_DIR).glob("*"):
+        TrialStore(run.path, trial.name).prune()
 
 
 if __name__ == "__main__":

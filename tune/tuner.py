@@ -1,28 +1,34 @@
 """The Tuner, built in one place from a study: trainable and resources, param space, Optuna
-searcher, scheduler, failure retries, storage under the run directory, callbacks; and its
-restore for ``--resume``."""
+searcher, scheduler, failure retries, storage under the run directory, callbacks.
+
+A ``--resume`` builds a new Tuner over what is left (``tune/resume.py``) rather than restoring
+Tune's experiment state, which a driver killed while Tune writes it leaves unreadable; Tune's
+state in ``tune/`` is written for Tune's own use and never read back."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
-from tune.callbacks import Progress, RowWriter
+from tune.callbacks import Progress, RowWriter, TrackingSync
 from tune.grid import GridPoint
+from tune.resume import Remaining
 from tune.results import RunDir
+from tune.searcher import KeyedOptunaSearch
 from tune.study import Study
-from tune.trainable import TrialContext, train
+from tune.trainable import TrialContext, train, trial_id
 
 
-def trainable(study: Study, context: TrialContext) -> Any:
-    return tune.with_resources(tune.with_parameters(train, context=context),
+def trainable(study: Study, context: TrialContext, function: Callable[..., None] = train) -> Any:
+    return tune.with_resources(tune.with_parameters(function, context=context),
                                {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
 
 
 def param_space(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Grid: one Tune grid_search over the points. Search: the one point plus the searched keys."""
+    """Grid: one Tune grid_search over the points (those left, on a resume). Search: the one point plus
+    the searched keys."""
     if study.search is None:
         return {"point": tune.grid_search([point.as_dict() for point in points])}
     return {"point": points[0].as_dict(), "search": {key: _domain(spec) for key, spec in space.items()}}
@@ -37,17 +43,20 @@ def _domain(spec: dict[str, Any]) -> Any:
     return (tune.loguniform if kind == "loguniform" else tune.uniform)(spec["low"], spec["high"])
 
 
-def searcher(study: Study) -> Any:
-    """Optuna through Ray Tune, seeded in the driver. Its state lives in Tune's experiment
-    checkpoint (no separate Optuna storage: a killed driver would leave that one ahead)."""
+def searcher(study: Study, todo: Remaining | None = None, earlier_sessions: int = 0) -> Any:
+    """Optuna through Ray Tune, seeded in the driver, naming its trials; a resumed session's searcher
+    knows the run's done trials and proposes its unfinished ones first (``tune/searcher.py``). Its
+    sampler is seeded with the study's seed plus the number of earlier sessions: the same seed would
+    propose the first session's random start-up points again."""
     if study.search is None:
         return None
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kind = optuna.samplers.TPESampler if study.search.algorithm == "tpe" else optuna.samplers.RandomSampler
-    return OptunaSearch(sampler=kind(seed=study.search.seed))
+    todo = todo or Remaining([], searching=True)
+    return KeyedOptunaSearch(kind(seed=study.search.seed + earlier_sessions), todo.evaluated, todo.pending,
+                             todo.next_index)
 
 
 def scheduler(study: Study, max_epochs: int) -> TrialScheduler:
@@ -62,32 +71,25 @@ def scheduler(study: Study, max_epochs: int) -> TrialScheduler:
 
 
 def trial_name(trial: Trial) -> str:
-    """Grid trials are named by their point; search trials by their point and index."""
-    key = trial.config["point"]["key"]
-    return f"{key}_{trial.trial_id.split('_')[-1]}" if "search" in trial.config else key
+    """Trials are named by their own id: the grid point's key, or the id the searcher gave them."""
+    return trial_id(trial.config)
 
 
-def build_tuner(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
-                context: TrialContext, run: RunDir) -> tune.Tuner:
-    max_epochs = max(point.trial.optim.epochs for point in points)
+def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]], context: TrialContext,
+                run: RunDir, earlier_sessions: int = 0, function: Callable[..., None] = train) -> tune.Tuner:
+    """The Tuner for what is left of a run (everything, for a new run); ``function`` is the trainable
+    (``train``; the scale benchmark passes one that trains nothing)."""
+    max_epochs = max(point.trial.optim.epochs for point in todo.points)
     return tune.Tuner(
-        trainable(study, context),
-        param_space=param_space(study, points, space),
+        trainable(study, context, function),
+        param_space=param_space(study, todo.points, space),
         tune_config=tune.TuneConfig(
-            metric=study.metric, mode=study.mode, search_alg=searcher(study),
+            metric=study.metric, mode=study.mode, search_alg=searcher(study, todo, earlier_sessions),
             scheduler=scheduler(study, max_epochs),
-            num_samples=study.search.num_samples if study.search else 1,
+            num_samples=todo.num_samples if study.search else 1,
             max_concurrent_trials=study.concurrency, reuse_actors=True,
             trial_name_creator=trial_name, trial_dirname_creator=trial_name),
         run_config=tune.RunConfig(
             name=run.tune_dir.name, storage_path=str(run.path),
             failure_config=tune.FailureConfig(max_failures=study.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[RowWriter(run), Progress(study.metric)], verbose=0))
-
-
-def restore_tuner(study: Study, context: TrialContext, run: RunDir) -> tune.Tuner:
-    """Resume: finished trials stay finished, unfinished and errored ones continue from their
-    last checkpoint, and the searcher continues from its saved state."""
-    return tune.Tuner.restore(str(run.tune_dir), trainable(study, context),
-                              resume_unfinished=True, resume_errored=True)
+            callbacks=[RowWriter(run), TrackingSync(context.tracking), Progress(study.metric)], verbose=0))

@@ -1,0 +1,478 @@
+"""The chaos drill: a study on a local multi-node Ray cluster that loses nothing while its parts fail.
+
+    python benchmarks/chaos.py                       # grid of 40 trials and a search of 40, 4 nodes
+    python benchmarks/chaos.py --trials 12 --driver-kills 2 --seed 3
+
+For a grid study and for an Optuna search, a seeded chaos loop SIGKILLs the driver several times
+at random moments (some right as Tune writes its experiment state) and resumes it with
+``--resume`` each time, SIGKILLs random trial workers (Tune retries them), stops the MLflow
+tracking server for a while and starts it again, and truncates one trial's newest checkpoint
+while the driver is down. At the end it checks the run directory and MLflow and prints: kills
+survived, rows lost, duplicate rows, duplicate MLflow runs and metric steps, trials re-run from
+scratch though a valid checkpoint existed, and how the trial with the truncated checkpoint resumed.
+``drill()`` is also the test suite's short version (tests/tune/test_chaos.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from tune.results import RunDir  # noqa: E402
+from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
+
+RUNNER = ROOT / "tune" / "run_study.py"
+SERVE = ROOT / "dashboards" / "serve.py"
+BUDGET = {"data": {"image_size": 16, "n_normal": 48, "n_oe": 48, "n_val": 16, "n_test": 48},
+          "optim": {"epochs": 4, "batch_size": 16}, "runtime": {"device": "cpu"}}
+
+
+@dataclass
+class Counts:
+    """What the drill did and what it found."""
+
+    study: str
+    trials: int = 0
+    driver_kills: int = 0
+    kills_during_state_write: int = 0
+    unreadable_states_left: int = 0  # experiment-state files a kill left that do not parse
+    worker_kills: int = 0
+    outage_s: float = 0.0
+    rows_lost: int = 0
+    duplicate_rows: int = 0
+    duplicate_runs: int = 0
+    duplicate_steps: int = 0
+    missing_steps: int = 0
+    from_scratch: int = 0  # starts at an older epoch than the newest valid checkpoint on disk
+    truncated: tuple[str, int] | None = None  # (trial id, epoch) whose checkpoint was cut in half
+    truncated_resumed_from: int | None = None
+    warned: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        resumed = ("none truncated" if self.truncated is None else
+                   f"trial {self.truncated[0]}: epoch {self.truncated[1]} truncated -> resumed from epoch "
+                   f"{self.truncated_resumed_from} {'with' if self.warned else 'WITHOUT'} a warning")
+        return [f"{self.study}: {self.trials} trials; kills survived: driver {self.driver_kills} "
+                f"({self.kills_during_state_write} as Tune wrote its state, {self.unreadable_states_left} left it "
+                f"unreadable), workers {self.worker_kills}; tracking server down {self.outage_s:.0f} s",
+                f"  rows lost {self.rows_lost}, duplicate rows {self.duplicate_rows}, duplicate MLflow runs "
+                f"{self.duplicate_runs}, duplicate metric steps {self.duplicate_steps} (missing {self.missing_steps}), "
+                f"trials re-run from scratch though a valid checkpoint existed {self.from_scratch}",
+                f"  corrupted checkpoint: {resumed}", *[f"  note: {note}" for note in self.notes]]
+
+    @property
+    def clean(self) -> bool:
+        truncated_ok = self.truncated is None or (self.truncated_resumed_from == self.truncated[1] - 1 and self.warned)
+        return not (self.rows_lost or self.duplicate_rows or self.duplicate_runs or self.duplicate_steps
+                    or self.missing_steps or self.from_scratch) and truncated_ok
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def session_pids(session: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if text and int(text[text.rindex(")") + 2:].split()[3]) == session:
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_session(session: int) -> None:
+    """SIGKILL a process session we started (a driver), until none of it is left."""
+    for _ in range(100):
+        pids = session_pids(session)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+
+
+class Cluster:
+    """A Ray cluster of ``nodes`` nodes with 1 CPU each on loopback (`ray start`), token auth."""
+
+    def __init__(self, nodes: int) -> None:
+        self.temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(self.temp), "PYTHONPATH": str(ROOT)}
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        ray = str(Path(sys.executable).with_name("ray"))
+        common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--block", "--disable-usage-stats"]
+        self.processes = [subprocess.Popen([ray, "start", "--head", f"--port={self.port}", "--include-dashboard=false",
+                                            f"--temp-dir={self.temp}", *common], env=self.env, start_new_session=True,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", self.port)) == 0, 180, "the Ray head")
+        for _ in range(nodes - 1):
+            self.processes.append(subprocess.Popen([ray, "start", f"--address={self.address}", *common], env=self.env,
+                                                   start_new_session=True, stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL))
+
+    def trial_workers(self) -> list[int]:
+        """This cluster's trial actor processes (each node's processes share the session of its `ray start`)."""
+        found = []
+        for pid in (pid for node in self.processes for pid in session_pids(node.pid)):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            kill_session(process.pid)
+
+
+class TrackingServer:
+    """``dashboards/serve.py tracking-server`` in ``folder`` (artifacts there), its backend store a
+    SQLite file there or, with ``postgres=True``, a PostgreSQL server of its own in ``folder/postgres``;
+    stopped (SIGTERM) and started again at will."""
+
+    def __init__(self, folder: Path, postgres: bool = False) -> None:
+        self.folder, self.port = folder, free_port()
+        self.postgres_port = free_port() if postgres else None
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.down_s = 0.0
+
+    def start(self, timeout: float = 300) -> None:
+        store = (["--postgres-port", str(self.postgres_port)] if self.postgres_port else
+                 ["--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}"])
+        self.process = subprocess.Popen([sys.executable, str(SERVE), "tracking-server", str(self.folder), "--port",
+                                         str(self.port), *store], start_new_session=True,
+                                        stdout=subprocess.DEVNULL, stderr=(self.folder / "server.log").open("a"))
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self, timeout: float) -> None:
+        import urllib.request
+
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the tracking server ended; see {self.folder / 'server.log'}")
+            try:
+                return urllib.request.urlopen(f"{self.uri}/health", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout, "the MLflow tracking server", every=0.5)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # serve.py ends the MLflow server and its workers
+            self.process.wait(timeout=120)  # a loaded 2-core machine takes its time
+
+
+def study_file(folder: Path, kind: str, trials: int, seed: int) -> Path:
+    name = f"chaos_{kind}"
+    study: dict[str, Any] = {"name": name, "base": BUDGET, "max_failures": 6}
+    if kind == "grid":
+        folds = min(10, trials)
+        seeds = -(-trials // folds)
+        study["grid"] = {"arm": ["a2"], "data.fold": list(range(folds)), "seed": list(range(seeds))}
+    else:
+        study["grid"] = {"arm": ["a2"]}
+        study["search"] = {"num_samples": trials, "seed": seed, "algorithm": "random",
+                           "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+def newest_valid(run: RunDir) -> dict[str, int]:
+    """trial id -> the newest epoch whose checkpoint loads, for every trial without a final row."""
+    from adcore.train import load_checkpoint
+
+    done = {path.stem for path in run.rows_dir.glob("*.json")}
+    found = {}
+    for folder in sorted((run.path / TRIALS_DIR).glob("*")):
+        if folder.name in done:
+            continue
+        for epoch, path in TrialStore(run.path, folder.name).checkpoints():
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    (Path(tmp) / "checkpoint.pt").write_bytes(path.read_bytes())
+                    load_checkpoint(Path(tmp))
+                except Exception:  # noqa: BLE001 - a truncated file
+                    continue
+            found[folder.name] = epoch
+            break
+    return found
+
+
+def attempts(run: RunDir) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl"):
+        out[path.parent.name] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> bool:
+    """SIGKILL the driver the moment Tune's experiment-state file changes; False if it did not in time."""
+    def mtimes() -> dict[str, float]:
+        return {p.name: p.stat().st_mtime for p in run.tune_dir.glob("experiment_state-*.json")} \
+            if run.tune_dir.is_dir() else {}
+
+    before, deadline = mtimes(), time.monotonic() + limit_s
+    while time.monotonic() < deadline and driver.poll() is None:
+        now = mtimes()
+        if now != before and now:
+            kill_session(driver.pid)
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, driver_kills: int = 4,
+          worker_kills: int = 3, seed: int = 0, outage: bool = True, truncate: bool = True,
+          log: Callable[[str], None] = print) -> Counts:
+    """Run one chaos drill (a grid or a search study) and return its counts."""
+    rng = random.Random(f"{kind}-{seed}")
+    counts = Counts(f"chaos_{kind}", trials=trials)
+    folder.mkdir(parents=True, exist_ok=True)
+    study, out = study_file(folder, kind, trials, seed), folder / "results"
+    cluster, server = Cluster(nodes), TrackingServer(folder)
+    driver_log = (folder / f"driver-{kind}.log").open("a")
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(cluster.temp)}
+    seen_rows: dict[str, str] = {}  # trial id -> started_at of every row seen during the drill
+    expected: list[tuple[float, dict[str, int]]] = []  # (when, newest valid checkpoint per trial) at each kill
+    try:
+        server.start()
+        args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
+        run: RunDir | None = None
+        outage_at = rng.randint(0, max(0, driver_kills - 1)) if outage else -1
+        truncate_at = rng.randint(0, max(0, driver_kills - 1)) if truncate else -1
+        others = [k for k in range(driver_kills) if k != truncate_at]  # the truncation's kill is at once
+        write_at = set(others[: max(1, len(others) // 2)])  # these kills wait for Tune's next state write
+        kills_left, workers_left = driver_kills, worker_kills
+        session = 0
+        while True:
+            command = [sys.executable, str(RUNNER), *args, *(["--resume", run.run_id] if run else [])]
+            driver = subprocess.Popen(command, cwd=ROOT, env=env, stdout=driver_log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+            if run is None:
+                run = RunDir(wait_for(lambda: next((p for p in (out / counts.study).glob("*")
+                                                    if (p / "run.json").exists()), None), 300, "the run directory"))
+            if kills_left == 0:
+                while driver.poll() is None:
+                    _observe(run, seen_rows)
+                    time.sleep(1)
+                if driver.returncode != 0:
+                    raise RuntimeError(f"the last resume ended with {driver.returncode}; see {driver_log.name}")
+                break
+            # let some trials end (and, before the truncation, one trial keep two checkpoints); kill a
+            # worker once a session while there are kills left; stop the tracking server in its session
+            target = len(seen_rows) + rng.randint(1, max(1, trials // (driver_kills + 2)))
+            kill_worker, started = workers_left > 0, time.monotonic()
+            while driver.poll() is None and time.monotonic() - started < 900 and (
+                    len(seen_rows) < target or kill_worker or (session == truncate_at and not _two_checkpoints(run))):
+                _observe(run, seen_rows)
+                if kill_worker and rng.random() < 0.2 and (workers := cluster.trial_workers()):
+                    expected.append((time.time(), newest_valid(run)))
+                    victim = rng.choice(workers)
+                    try:
+                        os.kill(victim, signal.SIGKILL)
+                        workers_left, kill_worker = workers_left - 1, False
+                        counts.worker_kills += 1
+                        log(f"  killed trial worker {victim}")
+                    except ProcessLookupError:
+                        pass
+                if session == outage_at and server.process is not None and server.process.poll() is None \
+                        and seen_rows:
+                    server.down_s = time.monotonic()
+                    server.stop()
+                    log("  stopped the tracking server")
+                time.sleep(0.3)
+            if driver.poll() is not None:
+                raise RuntimeError(f"the driver ended before it was killed (rc {driver.returncode}); make the study "
+                                   f"longer; see {driver_log.name}")
+            at_write = session in write_at and session != truncate_at and state_write_kill(run, driver, limit_s=30)
+            if not at_write:
+                time.sleep(rng.uniform(0, 2.0))
+                kill_session(driver.pid)
+            counts.driver_kills += 1
+            counts.kills_during_state_write += at_write
+            counts.unreadable_states_left += _state_unreadable(run)
+            kills_left -= 1
+            log(f"  killed the driver ({'as Tune wrote its state' if at_write else 'at a random moment'}); "
+                f"{len(seen_rows)} rows so far")
+            wait_for(lambda: not cluster.trial_workers(), 60, "the dead driver's trial actors to end", every=0.5)
+            _observe(run, seen_rows)
+            if session == truncate_at:
+                counts.truncated = _truncate(run, rng)
+                if counts.truncated:
+                    log(f"  truncated trial {counts.truncated[0]}'s checkpoint of epoch {counts.truncated[1]}")
+                else:
+                    truncate_at += 1  # the trial ended meanwhile: try at the next kill
+            expected.append((time.time(), newest_valid(run)))
+            if server.down_s and server.process is not None and server.process.poll() is not None:
+                server.start()
+                counts.outage_s = time.monotonic() - server.down_s
+                log(f"  started the tracking server again after {counts.outage_s:.0f} s")
+            session += 1
+        if server.process is None or server.process.poll() is not None:
+            server.start()
+        assert run is not None
+        _check(run, counts, seen_rows, expected, server.uri, kind, trials)
+        counts.warned = "is unreadable" in (folder / f"driver-{kind}.log").read_text()
+    finally:
+        driver_log.close()
+        server.stop()
+        cluster.stop()
+    return counts
+
+
+def _observe(run: RunDir, seen: dict[str, str]) -> None:
+    for path in run.rows_dir.glob("*.json") if run.rows_dir.is_dir() else []:
+        if path.stem not in seen:
+            try:
+                row = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if row["status"] in ("ok", "failed", "stopped_early"):
+                seen[path.stem] = str(row.get("started_at"))
+
+
+def _state_unreadable(run: RunDir) -> int:
+    states = sorted(run.tune_dir.glob("experiment_state-*.json"))
+    if not states:
+        return 0
+    try:
+        json.loads(states[-1].read_text())
+        return 0
+    except ValueError:
+        return 1
+
+
+def _two_checkpoints(run: RunDir) -> list[str]:
+    """Trials without a row that keep two checkpoints."""
+    done = {path.stem for path in run.rows_dir.glob("*.json")} if run.rows_dir.is_dir() else set()
+    return [folder.name for folder in sorted((run.path / TRIALS_DIR).glob("*"))
+            if folder.name not in done and len(TrialStore(run.path, folder.name).checkpoints()) >= 2]
+
+
+def _truncate(run: RunDir, rng: random.Random) -> tuple[str, int] | None:
+    """Cut the newest checkpoint of an unfinished trial with two of them in half."""
+    candidates = _two_checkpoints(run)
+    if not candidates:
+        return None
+    trial = rng.choice(candidates)
+    epoch, path = TrialStore(run.path, trial).checkpoints()[0]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return trial, epoch
+
+
+def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tuple[float, dict[str, int]]],
+           uri: str, kind: str, trials: int) -> None:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    frame = pd.read_csv(run.trials_csv)
+    final = {row["trial_id"]: row for row in frame.to_dict("records")}
+    counts.rows_lost = sum(1 for trial, started in seen.items()
+                           if trial not in final or str(final[trial]["started_at"]) != started)
+    counts.duplicate_rows = len(frame) - frame["trial_id"].nunique() + abs(len(frame) - trials)
+    if kind == "search":
+        counts.duplicate_rows += len(frame) - frame["optim.lr"].nunique()  # a proposal run twice
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(counts.study)
+    runs = client.search_runs([experiment.experiment_id], max_results=5000)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    per_trial: dict[str, int] = {}
+    for child in children:
+        per_trial[child.data.tags.get("tune.trial_id", "")] = per_trial.get(child.data.tags.get("tune.trial_id", ""), 0) + 1
+    counts.duplicate_runs = sum(n - 1 for n in per_trial.values()) + (len(runs) - len(children) - 1)
+    if set(per_trial) != set(final):
+        counts.notes.append(f"MLflow children {len(per_trial)} for {len(final)} trials")
+    for child in children:
+        trial = final.get(child.data.tags.get("tune.trial_id"))
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_ap")]
+        counts.duplicate_steps += len(steps) - len(set(steps))
+        if trial is not None and trial["status"] == "ok":
+            counts.missing_steps += len(set(range(1, int(trial["epochs_run"]) + 1)) - set(steps))
+    starts = attempts(run)
+    for when, newest in expected:
+        for trial, epoch in newest.items():
+            later = [a for a in starts.get(trial, []) if a["at"] > when]
+            if later and later[0]["resumed_from_epoch"] < epoch:
+                counts.from_scratch += 1
+                counts.notes.append(f"{trial} started at epoch {later[0]['resumed_from_epoch']} though epoch {epoch} "
+                                    "was on disk")
+    if counts.truncated:
+        trial, epoch = counts.truncated
+        hit = [a for a in starts.get(trial, []) if epoch in a.get("unreadable", [])]
+        counts.truncated_resumed_from = hit[0]["resumed_from_epoch"] if hit else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--nodes", type=int, default=4)
+    parser.add_argument("--driver-kills", type=int, default=4)
+    parser.add_argument("--worker-kills", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", default="grid,search")
+    parser.add_argument("--folder", type=Path, help="where the drill's studies run (default: a new temp folder)")
+    args = parser.parse_args(argv)
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="chaos-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    print(f"chaos drill in {folder}", flush=True)
+    results = []
+    for kind in args.kinds.split(","):
+        started = time.monotonic()
+        counts = drill(folder / kind, kind, args.trials, args.nodes, args.driver_kills, args.worker_kills, args.seed,
+                       log=lambda line: print(line, flush=True))
+        results.append(counts)
+        print("\n".join(counts.lines()) + f"\n  ({time.monotonic() - started:.0f} s)", flush=True)
+    return 0 if all(counts.clean for counts in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
