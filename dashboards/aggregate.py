@@ -27,7 +27,7 @@ def aggregate(run_dir: str | Path) -> str:
     """Write the table files and figures of a run; return table.md's text."""
     path = Path(run_dir).resolve()
     study = SavedStudy.from_file(path / "study.yaml")
-    frame = pd.read_csv(path / "trials.csv")
+    frame = study.labelled(pd.read_csv(path / "trials.csv"))
     meta = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
     markdown = write_all(build_table(study, frame, meta), path)
     draw(study, frame, path / "figures")

@@ -6,12 +6,16 @@ dashboards/ rebuilds every table, figure and report from a run directory alone.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # tune/ loads this module to check a study file, without pandas
+    import pandas as pd
 
 ARM_AXIS = "arm"  # the grid axis whose values are adcore presets (Table 4's a1..a7)
 
@@ -59,6 +63,16 @@ def value_label(value: Any) -> Any:
     return value
 
 
+def _label_of_cell(cell: Any) -> Any:
+    """A trials.csv cell as its grid value's label: a JSON list or mapping is read first."""
+    if isinstance(cell, str) and cell[:1] in "[{":
+        try:
+            return value_label(json.loads(cell))
+        except ValueError:
+            return cell
+    return cell
+
+
 def rows_axis(table: TableSpec, grid: dict[str, list[Any]]) -> str | None:
     """The grid axis whose values are the table's rows: ``table.rows``, else the first axis."""
     return table.rows or next(iter(grid), None)
@@ -104,3 +118,9 @@ class SavedStudy:
     def labels(self, axis: str | None) -> list[Any]:
         """The values of a grid axis as rows, names and tables show them (see ``value_label``)."""
         return [value_label(value) for value in self.grid.get(axis, [])] if axis else []
+
+    def labelled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with each grid axis's values as ``labels`` gives them. An axis of lists (a set of factor
+        values) is also a config key, so the row holds the list itself, which trials.csv writes as JSON."""
+        axes = [axis for axis in self.grid if axis in frame]
+        return frame.assign(**{axis: frame[axis].map(_label_of_cell) for axis in axes}) if axes else frame

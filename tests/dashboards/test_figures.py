@@ -4,6 +4,7 @@ and per-step AUROC columns, interventions, normal colour sets, DCI), so a new fi
 adding what it reads to the frame."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,15 @@ def test_every_registered_figure_draws_from_rows_alone(name: str, tmp_path: Path
     study = SEARCH_STUDY if name == "search" else GRID_STUDY
     written = FIGURES.get(name)(study, _frame(), tmp_path / "figures")
     assert written is not None and written.stat().st_size > 0 and written.with_suffix(".svg").is_file(), name
+
+
+def test_an_axis_of_lists_reads_back_from_trials_csv_as_its_labels(tmp_path: Path) -> None:
+    """A list-valued axis is also a config key, so trials.csv holds the list as JSON; the table and
+    figures must still find each grid value's rows (they were empty for colour_robustness)."""
+    axis = "data.factors.normal.object_color"
+    frame = _frame().assign(**{axis: lambda f: f[axis].map(lambda label: json.dumps(label.split("+")))})
+    frame.to_csv(tmp_path / "trials.csv", index=False)
+    read = GRID_STUDY.labelled(pd.read_csv(tmp_path / "trials.csv"))
+    assert set(read[axis]) == {"red", "red+blue"}
+    assert read["data.factors.intervention"].tolist() == frame["data.factors.intervention"].tolist()
+    assert FIGURES.get("colour_robustness")(GRID_STUDY, read, tmp_path / "figures") is not None
