@@ -251,7 +251,7 @@ def _short(value: Any) -> Any:
 # --- shared ----------------------------------------------------------------------------------------
 
 def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """The printed table: 'mean ± std' cells, one decimal."""
+    """The printed table: 'mean ± std' cells, one decimal (three below 1)."""
     columns: list[tuple[str, list[str]]] = []
     for column in table.columns:
         if column.startswith("delta_"):  # the paired difference to table.compare_to, one shown column
@@ -285,16 +285,22 @@ def _delta(table: pd.DataFrame, i: int, column: str) -> str:
     return f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]" + (" *" if pd.notna(resolved) and bool(resolved) else "")
 
 
+def _decimals(value: float) -> int:
+    """One decimal for percents and counts; three for scores below 1 (DCI, a fraction in a plain table)."""
+    return 3 if abs(value) < 1 else 1
+
+
 def _num(value: float) -> str:
     if pd.isna(value):
         return "–"
-    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.{_decimals(value)}f}"
 
 
 def _pm(mean: float, std: float) -> str:
     if pd.isna(mean):
         return "–"
-    return f"{mean:.1f}" if pd.isna(std) else f"{mean:.1f} ± {std:.1f}"
+    digits = _decimals(mean)
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
