@@ -41,14 +41,15 @@ def trivial(config: dict[str, Any], context: Any) -> None:
 
     from adcore.row import empty_row
     from tune.results import RunDir
-    from tune.trainable import trial_config, trial_id
+    from tune.trainable import trial_config, trial_id, trial_point
 
     started = time.time()
-    key, point = trial_id(config), config["point"]
+    run = RunDir(Path(context.run_path))
+    key, point = trial_id(config), trial_point(run, config)
     row = {"trial": key, "trial_id": key, **point["labels"], **point["columns"],
-           **empty_row(trial_config(config), "ok"), "val_ap": 0.5, "test_ap": 0.5, "epochs_run": 1,
+           **empty_row(trial_config(point, config), "ok"), "val_ap": 0.5, "test_ap": 0.5, "epochs_run": 1,
            "started_at": started, "ended_at": time.time(), "wall_s": time.time() - started}
-    RunDir(Path(context.run_path)).write_row(row)
+    run.write_row(row)
     tune.report({"val_ap": 0.5, "epoch": 1, "status": "ok"})
 
 

@@ -16,7 +16,7 @@ from ray.tune.experiment import Trial
 
 from tune.results import RunDir, unended_row, write_trials_csv
 from tune.tracking import Tracking
-from tune.trainable import trial_config, trial_id
+from tune.trainable import trial_config, trial_id, trial_point
 
 
 def _error_text(trial: Trial) -> str:
@@ -27,11 +27,11 @@ def _error_text(trial: Trial) -> str:
         return "the trial errored"
 
 
-def tune_row(trial: Trial, status: str, message: str = "") -> dict[str, Any]:
+def tune_row(run: RunDir, trial: Trial, status: str, message: str = "") -> dict[str, Any]:
     """The row of a Tune trial that has none of its own, from its config and last result."""
-    point = trial.config["point"]
+    point = trial_point(run, trial.config)
     key = trial_id(trial.config)
-    return unended_row(key, key, trial_config(trial.config), {**point["labels"], **point["columns"]},
+    return unended_row(key, key, trial_config(point, trial.config), {**point["labels"], **point["columns"]},
                        trial.last_result or {}, status, message)
 
 
@@ -52,7 +52,7 @@ class RowWriter(Callback):
         key = trial_id(trial.config)
         row = self.run.read_row(key)
         if row is None or row["status"] == "error":  # an error row of an earlier session is retried, then replaced
-            row = tune_row(trial, status, message)
+            row = tune_row(self.run, trial, status, message)
             self.run.write_row(row)
         self.ended[key] = row
         if time.monotonic() - self.written_at >= max(self.every_s, 20 * self.write_s):

@@ -49,6 +49,10 @@ class RunDir:
         return self.path / "rows"
 
     @property
+    def points_dir(self) -> Path:  # one JSON per grid point (key, labels, columns, config): what its trials read
+        return self.path / "points"
+
+    @property
     def tune_dir(self) -> Path:  # Tune's storage: its experiment state and trial dirs (never read back)
         return self.path / "tune"
 
@@ -85,6 +89,17 @@ class RunDir:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write(self.run_json, json.dumps(meta, indent=2))
+
+    def write_points(self, points: Iterable[dict[str, Any]]) -> None:
+        """The grid points a session runs, each under its key. Tune's config carries only the key:
+        Tune deep-copies its whole param space for every trial it creates, so a grid of full
+        configs would cost the driver time in the square of the study's size."""
+        self.points_dir.mkdir(exist_ok=True)
+        for point in points:
+            atomic_write(self.points_dir / f"{point['key']}.json", json.dumps(point))
+
+    def read_point(self, key: str) -> dict[str, Any]:
+        return json.loads((self.points_dir / f"{key}.json").read_text())
 
     def row_file(self, trial_id: str) -> Path:
         return self.rows_dir / f"{trial_id}.json"

@@ -305,13 +305,14 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
 def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
     """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
     their config and the last metrics they reported. Every ended trial has its row file already."""
-    from tune.trainable import trial_config, trial_id
+    from tune.trainable import trial_config, trial_id, trial_point
 
     rows = []
     for result in grid:
-        key, point = trial_id(result.config), result.config["point"]
+        key = trial_id(result.config)
         if not run.row_file(key).exists():
-            rows.append(unended_row(key, key, trial_config(result.config), {**point["labels"], **point["columns"]},
+            point = trial_point(run, result.config)
+            rows.append(unended_row(key, key, trial_config(point, result.config), {**point["labels"], **point["columns"]},
                                     result.metrics or {}, "unfinished"))
     return rows
 

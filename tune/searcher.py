@@ -36,7 +36,7 @@ class KeyedOptunaSearch(OptunaSearch):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         if not super().set_search_properties(metric, mode, config, **spec):
             return False
-        self._point = config["point"]["key"]
+        self._point = config["point"]
         for done in self._evaluated:  # as OptunaSearch.add_evaluated_point, with the trial's id
             failed = done.value is None or not math.isfinite(done.value)
             state = optuna.trial.TrialState

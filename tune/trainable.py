@@ -54,22 +54,28 @@ class TrialContext:
         return Path(self.run_path).name
 
 
-def trial_config(config: dict[str, Any]) -> dict[str, Any]:
+def trial_point(run: RunDir, config: dict[str, Any]) -> dict[str, Any]:
+    """The grid point of a Tune trial, whose config names it by key (see ``RunDir.write_points``)."""
+    return run.read_point(config["point"])
+
+
+def trial_config(point: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """The trial config of a Tune trial: its grid point plus what the searcher proposed."""
-    return with_searched(config["point"]["config"], config.get("search", {}))
+    return with_searched(point["config"], config.get("search", {}))
 
 
 def trial_id(config: dict[str, Any]) -> str:
     """A trial's own id: the one its searcher gave it, else its grid point's key."""
-    return config.get("trial_id") or config["point"]["key"]
+    return config.get("trial_id") or config["point"]
 
 
 def train(config: dict[str, Any], context: TrialContext) -> None:
     """The Tune function trainable."""
     started = time.time()
     http_defaults()
-    cfg = TrialConfig.model_validate(trial_config(config))
-    point, tctx, key = config["point"], tune.get_context(), trial_id(config)
+    run = RunDir(Path(context.run_path))
+    point, tctx, key = trial_point(run, config), tune.get_context(), trial_id(config)
+    cfg = TrialConfig.model_validate(trial_config(point, config))
     metric = cfg.selection_metric
     store = TrialStore(Path(context.run_path), key)
     store.record(point["key"], config.get("search", {}))
@@ -116,7 +122,7 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
         row.update(ended_at=time.time(), wall_s=time.time() - started)
         journal.log_metrics({k: row[k] for k in _SUMMARY if k in row}, step=cfg.optim.epochs)
         journal.set_tags({"status": row["status"]})
-        RunDir(Path(context.run_path)).write_row(row)
+        run.write_row(row)
         store.prune()  # the row is final: no start of this trial will need a checkpoint
         status = "FINISHED" if row["status"] == "ok" else "FAILED"
         tune.report({**held, "status": row["status"], "wall_s": row["wall_s"]})

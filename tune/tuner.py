@@ -27,11 +27,11 @@ def trainable(study: Study, context: TrialContext, function: Callable[..., None]
 
 
 def param_space(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Grid: one Tune grid_search over the points (those left, on a resume). Search: the one point plus
-    the searched keys."""
+    """Grid: one Tune grid_search over the points' keys (those left, on a resume). Search: the one
+    point's key plus the searched keys. Each trial reads its point from the run directory."""
     if study.search is None:
-        return {"point": tune.grid_search([point.as_dict() for point in points])}
-    return {"point": points[0].as_dict(), "search": {key: _domain(spec) for key, spec in space.items()}}
+        return {"point": tune.grid_search([point.key for point in points])}
+    return {"point": points[0].key, "search": {key: _domain(spec) for key, spec in space.items()}}
 
 
 def _domain(spec: dict[str, Any]) -> Any:
@@ -80,6 +80,7 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
     """The Tuner for what is left of a run (everything, for a new run); ``function`` is the trainable
     (``train``; the scale benchmark passes one that trains nothing)."""
     max_epochs = max(point.trial.optim.epochs for point in todo.points)
+    run.write_points(point.as_dict() for point in todo.points)
     return tune.Tuner(
         trainable(study, context, function),
         param_space=param_space(study, todo.points, space),
