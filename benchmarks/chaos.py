@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
+from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for  # noqa: E402
 from tune.results import RunDir  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 
@@ -82,87 +82,6 @@ class Counts:
         truncated_ok = self.truncated is None or (self.truncated_resumed_from == self.truncated[1] - 1 and self.warned)
         return not (self.rows_lost or self.duplicate_rows or self.duplicate_runs or self.duplicate_steps
                     or self.missing_steps or self.from_scratch) and truncated_ok
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def session_pids(session: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        if text and int(text[text.rindex(")") + 2:].split()[3]) == session:
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_session(session: int) -> None:
-    """SIGKILL a process session we started (a driver), until none of it is left."""
-    for _ in range(100):
-        pids = session_pids(session)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.1)
-
-
-class Cluster:
-    """A Ray cluster of ``nodes`` nodes with 1 CPU each on loopback (`ray start`), token auth."""
-
-    def __init__(self, nodes: int) -> None:
-        self.temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(self.temp), "PYTHONPATH": str(ROOT)}
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        ray = str(Path(sys.executable).with_name("ray"))
-        common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--block", "--disable-usage-stats"]
-        self.processes = [subprocess.Popen([ray, "start", "--head", f"--port={self.port}", "--include-dashboard=false",
-                                            f"--temp-dir={self.temp}", *common], env=self.env, start_new_session=True,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", self.port)) == 0, 180, "the Ray head")
-        for _ in range(nodes - 1):
-            self.processes.append(subprocess.Popen([ray, "start", f"--address={self.address}", *common], env=self.env,
-                                                   start_new_session=True, stdout=subprocess.DEVNULL,
-                                                   stderr=subprocess.DEVNULL))
-
-    def trial_workers(self) -> list[int]:
-        """This cluster's trial actor processes (each node's processes share the session of its `ray start`)."""
-        found = []
-        for pid in (pid for node in self.processes for pid in session_pids(node.pid)):
-            try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
-                    found.append(pid)
-            except OSError:
-                continue
-        return found
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-            kill_session(process.pid)
 
 
 class TrackingServer:
@@ -277,12 +196,14 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
     counts = Counts(f"chaos_{kind}", trials=trials)
     folder.mkdir(parents=True, exist_ok=True)
     study, out = study_file(folder, kind, trials, seed), folder / "results"
-    cluster, server = Cluster(nodes), TrackingServer(folder)
+    cluster, server = LocalCluster(), TrackingServer(folder)
     driver_log = (folder / f"driver-{kind}.log").open("a")
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(cluster.temp)}
     seen_rows: dict[str, str] = {}  # trial id -> started_at of every row seen during the drill
     expected: list[tuple[float, dict[str, int]]] = []  # (when, newest valid checkpoint per trial) at each kill
     try:
+        cluster.head(num_cpus=1)
+        for _ in range(nodes - 1):
+            cluster.worker(num_cpus=1)
         server.start()
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
@@ -294,7 +215,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
         session = 0
         while True:
             command = [sys.executable, str(RUNNER), *args, *(["--resume", run.run_id] if run else [])]
-            driver = subprocess.Popen(command, cwd=ROOT, env=env, stdout=driver_log, stderr=subprocess.STDOUT,
+            driver = subprocess.Popen(command, cwd=ROOT, env=cluster.env, stdout=driver_log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
             if run is None:
                 run = RunDir(wait_for(lambda: next((p for p in (out / counts.study).glob("*")

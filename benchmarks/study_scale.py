@@ -40,8 +40,8 @@ def trivial(config: dict[str, Any], context: Any) -> None:
     from ray import tune
 
     from adcore.row import empty_row
+    from tune.grid import trial_config, trial_id, trial_point
     from tune.results import RunDir
-    from tune.trainable import trial_config, trial_id, trial_point
 
     started = time.time()
     run = RunDir(Path(context.run_path))
@@ -120,6 +120,7 @@ def _one_size(size: int, nodes: int, folder: str, queue: Any) -> None:
 def _log_runs(uri: str, run_path: str, worker: int, runs: int, start: Any) -> None:
     from tune.tracking import Tracking
 
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # MLflow prints a "View run" line per run it ends
     tracking = Tracking(uri, "mlflow_throughput", run_path)
     start.wait()
     for index in range(runs):

@@ -14,9 +14,9 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from tune.grid import trial_config, trial_id, trial_point
 from tune.results import RunDir, unended_row, write_trials_csv
 from tune.tracking import Tracking
-from tune.trainable import trial_config, trial_id, trial_point
 
 
 def _error_text(trial: Trial) -> str:

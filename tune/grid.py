@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
 from dashboards.spec import ARM_AXIS, value_label
+from tune.results import RunDir
 from tune.study import Study, StudyError, format_errors
 
 
@@ -100,3 +101,21 @@ def with_searched(config: dict[str, Any], searched: dict[str, Any]) -> dict[str,
     for key, value in searched.items():
         config = set_dotted(config, key, value)
     return config
+
+
+# A Tune trial's config is {"point": <key>} plus, in a search, "search" (the proposed values) and
+# "trial_id" (the searcher's name for it); the point itself is in the run directory.
+
+def trial_point(run: RunDir, config: dict[str, Any]) -> dict[str, Any]:
+    """The grid point of a Tune trial, whose config names it by key (see ``RunDir.write_points``)."""
+    return run.read_point(config["point"])
+
+
+def trial_config(point: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The trial config of a Tune trial: its grid point plus what the searcher proposed."""
+    return with_searched(point["config"], config.get("search", {}))
+
+
+def trial_id(config: dict[str, Any]) -> str:
+    """A trial's own id: the one its searcher gave it, else its grid point's key."""
+    return config.get("trial_id") or config["point"]

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from adcore.config import flatten  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
-from tune.grid import GridPoint, expand  # noqa: E402
+from tune.grid import GridPoint, expand, trial_config, trial_id, trial_point  # noqa: E402
 from tune.results import RunDir, unended_row, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
@@ -305,8 +305,6 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
 def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
     """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
     their config and the last metrics they reported. Every ended trial has its row file already."""
-    from tune.trainable import trial_config, trial_id, trial_point
-
     rows = []
     for result in grid:
         key = trial_id(result.config)

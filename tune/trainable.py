@@ -28,7 +28,7 @@ from ray import tune
 from adcore import run_trial
 from adcore.config import TrialConfig, flatten
 from adcore.train import CHECKPOINT_FILE, load_checkpoint
-from tune.grid import with_searched
+from tune.grid import trial_config, trial_id, trial_point
 from tune.results import RunDir
 from tune.tracking import TRIAL_TAG, Tracking, http_defaults
 from tune.trial_store import TrialStore
@@ -52,21 +52,6 @@ class TrialContext:
     @property
     def run_id(self) -> str:
         return Path(self.run_path).name
-
-
-def trial_point(run: RunDir, config: dict[str, Any]) -> dict[str, Any]:
-    """The grid point of a Tune trial, whose config names it by key (see ``RunDir.write_points``)."""
-    return run.read_point(config["point"])
-
-
-def trial_config(point: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The trial config of a Tune trial: its grid point plus what the searcher proposed."""
-    return with_searched(point["config"], config.get("search", {}))
-
-
-def trial_id(config: dict[str, Any]) -> str:
-    """A trial's own id: the one its searcher gave it, else its grid point's key."""
-    return config.get("trial_id") or config["point"]
 
 
 def train(config: dict[str, Any], context: TrialContext) -> None:

@@ -15,7 +15,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from servers import ROOT, session_pids, wait_for
+from servers import ROOT
+from tune.local_cluster import session_pids, wait_for
 
 ARMS = "[a1,a7]"
 

@@ -1,31 +1,16 @@
-"""Helpers for the dashboard tests' servers: free ports, bounded waits, HTTP on loopback, which
-address a port listens on, and whether a process session still has processes."""
+"""Helpers for the dashboard tests' servers: HTTP on loopback, waiting until a server answers, and
+which address a port listens on (free ports, bounded waits and process sessions: tune/local_cluster.py)."""
 from __future__ import annotations
 
 import json
 import socket
-import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from tune.local_cluster import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def http(url: str, body: dict[str, Any] | None = None) -> Any:
@@ -64,16 +49,3 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def session_pids(session: int) -> list[int]:
-    """The processes left in a session (a process started with start_new_session leads its own)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, session, ...
-            if int(fields[3]) == session and fields[0] != "Z":
-                pids.append(int(entry.name))
-    return pids

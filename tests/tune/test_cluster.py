@@ -7,12 +7,13 @@ from typing import Iterator
 
 import pytest
 
-from conftest import RayNodes, the_run, trials, write_study
+from conftest import the_run, trials, write_study
+from tune.local_cluster import LocalCluster
 
 @pytest.fixture
 def two_nodes() -> Iterator[str]:
     """`ray start --head` plus one `ray start --address` worker node, 1 CPU each, on 127.0.0.1."""
-    nodes = RayNodes()
+    nodes = LocalCluster()
     try:
         nodes.head(num_cpus=1)
         nodes.worker(num_cpus=1)

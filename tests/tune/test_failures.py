@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import command_line, runs_of, the_run, trials, wait_for, write_study
+from conftest import runs_of, the_run, trials, write_study
+from tune.local_cluster import wait_for
 
 
 def test_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(tmp_path: Path, run_study, ray_cluster) -> None:
@@ -24,7 +25,7 @@ def test_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(tmp_path: P
     def kill_the_worker_after_its_first_checkpoint() -> None:
         wait_for(first_result_seen_by_the_driver, 240, "the trial's first epoch", every=0.05)
         time.sleep(0.5)  # the driver's save call to the trial, which registers the checkpoint, is answered
-        worker = [pid for pid in ray_cluster.processes() if command_line(pid).startswith("ray::ImplicitFunc")]
+        worker = ray_cluster.trial_workers()
         assert len(worker) == 1, worker
         os.kill(worker[0], signal.SIGKILL)
         killed.append(worker[0])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import kill_session, logged, mlflow_runs, runs_of, start_driver, the_run, trials, wait_for, write_study
+from conftest import logged, mlflow_runs, runs_of, start_driver, the_run, trials, write_study
+from tune.local_cluster import kill_session, wait_for
 
 
 def _kill_after_some_trials(study: Path, out: Path, tmp_path: Path, name: str, address: str, total: int) -> list[dict]:

@@ -1,6 +1,7 @@
 """What --resume and the tracking journal rest on, without Ray: the run directory's own files say what
-is left (whatever Tune's experiment state says), a truncated newest checkpoint falls back to the one
-before it with a warning, and a journal sent twice to MLflow duplicates nothing."""
+is left (whatever Tune's experiment state says) and what each trial is (Tune's config names its grid
+point by key), a truncated newest checkpoint falls back to the one before it with a warning, and a
+journal sent twice to MLflow duplicates nothing."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import torch
 
 from adcore.train import load_checkpoint, save_checkpoint
 from conftest import write_study
-from tune.grid import expand
+from tune.grid import expand, trial_config, trial_id, trial_point
 from tune.results import RunDir
 from tune.resume import remaining
 from tune.study import load_study
@@ -34,6 +35,22 @@ def test_a_grid_resumes_the_points_without_a_done_row_even_with_an_empty_tune_st
     _row(run, "a2-fold2", "error")  # failed after its retries: tried again
     assert [point.key for point in remaining(study, points, run).points] == ["a2-fold2", "a2-fold3"]
     assert remaining(study, points, None).points == points
+
+
+def test_a_trial_named_by_its_point_key_reads_its_labels_and_config_from_the_run_directory(tmp_path: Path) -> None:
+    study = load_study(write_study(tmp_path, "grid", grid={"arm": ["a2", "a7"], "data.fold": [0, 1]}))
+    points = expand(study)
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_points(point.as_dict() for point in points)
+    for point in points:
+        config = {"point": point.key}  # what Tune carries for a grid trial
+        assert trial_id(config) == point.key
+        assert trial_point(run, config)["labels"] == point.labels
+        assert trial_config(trial_point(run, config), config) == point.config
+    searched = {"point": points[0].key, "search": {"optim.lr": 0.05}, "trial_id": f"{points[0].key}_000"}
+    assert trial_id(searched) == f"{points[0].key}_000"
+    assert trial_config(trial_point(run, searched), searched)["optim"]["lr"] == 0.05
 
 
 def test_a_search_re_adds_done_trials_and_proposes_started_ones_again_under_their_ids(tmp_path: Path) -> None:

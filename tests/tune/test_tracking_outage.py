@@ -10,8 +10,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from benchmarks.chaos import TrackingServer, wait_for
+from benchmarks.chaos import TrackingServer
 from conftest import logged, runs_of, the_run, trials, write_study
+from tune.local_cluster import wait_for
 from tune.sync_tracking import main as sync_tracking
 from tune.tracking import Tracking
 

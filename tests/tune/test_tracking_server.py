@@ -4,21 +4,16 @@ metrics; SIGTERM to the command ends every server it started (MLflow, its worker
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from benchmarks.chaos import TrackingServer, wait_for
+from benchmarks.chaos import TrackingServer
 from conftest import the_run, trials, write_study
 from dashboards.postgres import Postgres
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+from tune.local_cluster import listening, wait_for
 
 
 @pytest.fixture
@@ -64,7 +59,7 @@ def test_study_round_trips_through_the_postgresql_tracking_server_which_sigterm_
         assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 3
 
     postgres_server.stop()  # SIGTERM to serve.py
-    wait_for(lambda: not _listening(postgres_server.port) and not _listening(postgres_server.postgres_port), 30,
+    wait_for(lambda: not listening(postgres_server.port) and not listening(postgres_server.postgres_port), 30,
              "the MLflow server and PostgreSQL to end")
     leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _mentions(pid, str(postgres_server.folder))]
     assert leftovers == []  # no uvicorn worker, no postgres backend left behind
