@@ -165,6 +165,14 @@ def newest_valid(run: RunDir) -> dict[str, int]:
     return found
 
 
+def on_disk(run: RunDir) -> tuple[float, dict[str, int]]:
+    """(when, newest valid checkpoint per unfinished trial): a start of a trial logged after ``when``
+    must resume from at least that epoch. ``when`` is the end of the scan, which takes seconds: a
+    trial that starts during it logs its start before it writes the checkpoint the scan may see."""
+    newest = newest_valid(run)
+    return time.time(), newest
+
+
 def attempts(run: RunDir) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl"):
@@ -235,7 +243,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
                     len(seen_rows) < target or kill_worker or (session == truncate_at and not _two_checkpoints(run))):
                 _observe(run, seen_rows)
                 if kill_worker and rng.random() < 0.2 and (workers := cluster.trial_workers()):
-                    expected.append((time.time(), newest_valid(run)))
+                    expected.append(on_disk(run))
                     victim = rng.choice(workers)
                     try:
                         os.kill(victim, signal.SIGKILL)
@@ -271,7 +279,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
                     log(f"  truncated trial {counts.truncated[0]}'s checkpoint of epoch {counts.truncated[1]}")
                 else:
                     truncate_at += 1  # the trial ended meanwhile: try at the next kill
-            expected.append((time.time(), newest_valid(run)))
+            expected.append(on_disk(run))
             if server.down_s and server.process is not None and server.process.poll() is not None:
                 server.start()
                 counts.outage_s = time.monotonic() - server.down_s

@@ -77,8 +77,9 @@ def trial_name(trial: Trial) -> str:
 
 def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]], context: TrialContext,
                 run: RunDir, earlier_sessions: int = 0, function: Callable[..., None] = train) -> tune.Tuner:
-    """The Tuner for what is left of a run (everything, for a new run); ``function`` is the trainable
-    (``train``; the scale benchmark passes one that trains nothing)."""
+    """The Tuner for what is left of a run (everything, for a new run), whose points it writes to the
+    run directory for the trials to read; ``function`` is the trainable (``train``; the scale
+    benchmark passes one that trains nothing)."""
     max_epochs = max(point.trial.optim.epochs for point in todo.points)
     run.write_points(point.as_dict() for point in todo.points)
     return tune.Tuner(
