@@ -1,7 +1,7 @@
 """Driver-side Tune callbacks: rows for trials that end without writing their own, trials.csv
 rewritten as trials end, MLflow records a trial could not send, and concise progress lines.
 
-A trial is named by its own id (``tune.trainable.trial_id``), which survives a resume, never by
+A trial is named by its own id (``tune.grid.trial_id``), which survives a resume, never by
 Tune's. Each callback's work per ended trial is constant (one row file read, one journal sent);
 trials.csv, which is a whole-study file, is rewritten at most every few seconds and always at the end.
 """
@@ -14,8 +14,8 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from tune.grid import trial_config, trial_id, trial_point
-from tune.results import RunDir, unended_row, write_trials_csv
+from tune.grid import trial_id, unended_trial_row
+from tune.results import RunDir, write_trials_csv
 from tune.tracking import Tracking
 
 
@@ -25,14 +25,6 @@ def _error_text(trial: Trial) -> str:
         return Path(path).read_text() if path else "the trial errored"
     except OSError:
         return "the trial errored"
-
-
-def tune_row(run: RunDir, trial: Trial, status: str, message: str = "") -> dict[str, Any]:
-    """The row of a Tune trial that has none of its own, from its config and last result."""
-    point = trial_point(run, trial.config)
-    key = trial_id(trial.config)
-    return unended_row(key, key, trial_config(point, trial.config), {**point["labels"], **point["columns"]},
-                       trial.last_result or {}, status, message)
 
 
 class RowWriter(Callback):
@@ -52,7 +44,7 @@ class RowWriter(Callback):
         key = trial_id(trial.config)
         row = self.run.read_row(key)
         if row is None or row["status"] == "error":  # an error row of an earlier session is retried, then replaced
-            row = tune_row(self.run, trial, status, message)
+            row = unended_trial_row(self.run, trial.config, trial.last_result or {}, status, message)
             self.run.write_row(row)
         self.ended[key] = row
         if time.monotonic() - self.written_at >= max(self.every_s, 20 * self.write_s):

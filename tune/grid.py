@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
 from dashboards.spec import ARM_AXIS, value_label
-from tune.results import RunDir
+from tune.results import RunDir, unended_row
 from tune.study import Study, StudyError, format_errors
 
 
@@ -119,3 +119,12 @@ def trial_config(point: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
 def trial_id(config: dict[str, Any]) -> str:
     """A trial's own id: the one its searcher gave it, else its grid point's key."""
     return config.get("trial_id") or config["point"]
+
+
+def unended_trial_row(run: RunDir, config: dict[str, Any], last: dict[str, Any], status: str,
+                      message: str = "") -> dict[str, Any]:
+    """The row of a Tune trial that has none of its own (see ``unended_row``), from its config and the
+    last metrics it reported."""
+    point, key = trial_point(run, config), trial_id(config)
+    return unended_row(key, key, trial_config(point, config), {**point["labels"], **point["columns"]}, last,
+                       status, message)

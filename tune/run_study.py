@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 
 from adcore.config import flatten  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
-from tune.grid import GridPoint, expand, trial_config, trial_id, trial_point  # noqa: E402
-from tune.results import RunDir, unended_row, write_trials_csv  # noqa: E402
+from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
+from tune.results import RunDir, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
 from tune.study import Study, StudyError, load_study  # noqa: E402
@@ -305,14 +305,8 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
 def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
     """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
     their config and the last metrics they reported. Every ended trial has its row file already."""
-    rows = []
-    for result in grid:
-        key = trial_id(result.config)
-        if not run.row_file(key).exists():
-            point = trial_point(run, result.config)
-            rows.append(unended_row(key, key, trial_config(point, result.config), {**point["labels"], **point["columns"]},
-                                    result.metrics or {}, "unfinished"))
-    return rows
+    return [unended_trial_row(run, result.config, result.metrics or {}, "unfinished") for result in grid
+            if not run.row_file(trial_id(result.config)).exists()]
 
 
 def _write_report(run: RunDir) -> Path | None:
