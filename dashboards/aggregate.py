@@ -18,16 +18,17 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboards.figures import draw  # noqa: E402
-from dashboards.spec import SavedStudy  # noqa: E402
+from dashboards.spec import labelled  # noqa: E402
 from dashboards.table_formats import write_all  # noqa: E402
 from dashboards.tables import build_table  # noqa: E402
+from studyspec.schema import Study  # noqa: E402
 
 
 def aggregate(run_dir: str | Path) -> str:
     """Write the table files and figures of a run; return table.md's text."""
     path = Path(run_dir).resolve()
-    study = SavedStudy.from_file(path / "study.yaml")
-    frame = study.labelled(pd.read_csv(path / "trials.csv"))
+    study = Study.read(path / "study.yaml")
+    frame = labelled(study, pd.read_csv(path / "trials.csv"))
     meta = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
     markdown = write_all(build_table(study, frame, meta), path)
     draw(study, frame, path / "figures")

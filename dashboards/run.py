@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from dashboards.spec import SavedStudy
 from dashboards.tables import TABLE_JSON, Table
+from studyspec.schema import Study
 
 CURVE_METRICS = ("val_ap", "val_auroc", "train_loss")  # what every trial reports once per epoch
 PLACEMENT = ["trial", "status", "node", "ray_node_id", "worker_pid", "start_s", "end_s", "queued_s"]
@@ -35,7 +35,7 @@ def find_run(path: str | Path) -> Path:
 class Run:
     path: Path
     meta: dict[str, Any]  # run.json
-    study: SavedStudy  # study.yaml: the study as run, overlays applied
+    study: Study  # study.yaml: the study as run, overlays applied
     trials: pd.DataFrame  # trials.csv: one row per trial
 
     @classmethod
@@ -43,7 +43,7 @@ class Run:
         path = find_run(path)
         trials_csv = path / "trials.csv"
         trials = pd.read_csv(trials_csv) if trials_csv.exists() else pd.DataFrame(columns=["trial", "status"])
-        return cls(path, json.loads((path / "run.json").read_text()), SavedStudy.from_file(path / "study.yaml"),
+        return cls(path, json.loads((path / "run.json").read_text()), Study.read(path / "study.yaml"),
                    trials)
 
     @property

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
-from dashboards.spec import ARM_AXIS, value_label
+from studyspec.schema import ARM_AXIS, Study, value_label
 from tune.results import RunDir, unended_row
-from tune.study import Study, StudyError, format_errors
+from tune.study import StudyError, format_errors
 
 
 @dataclass(frozen=True)

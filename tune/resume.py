@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from studyspec.schema import Study
 from tune.grid import GridPoint
 from tune.results import RunDir
-from tune.study import Study
 from tune.trial_store import records
 
 DONE = ("ok", "failed", "stopped_early")

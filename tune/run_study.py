@@ -32,12 +32,13 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from adcore.config import flatten  # noqa: E402
+from studyspec.schema import Study  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
 from tune.results import RunDir, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
-from tune.study import Study, StudyError, load_study  # noqa: E402
+from tune.study import StudyError, load_study  # noqa: E402
 from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 

@@ -12,12 +12,12 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
+from studyspec.schema import Study
 from tune.callbacks import Progress, RowWriter, TrackingSync
 from tune.grid import GridPoint, trial_id
 from tune.resume import Remaining
 from tune.results import RunDir
 from tune.searcher import KeyedOptunaSearch
-from tune.study import Study
 from tune.trainable import TrialContext, train
 
 

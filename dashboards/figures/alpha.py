@@ -19,7 +19,7 @@ import yaml
 from dashboards.describe import common_value, short_budget
 from dashboards.figures.base import FIGURES, finished, pyplot, save
 from dashboards.metrics import metric_name, scale, unit
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 ALPHA = "regularizer.alpha"
 
@@ -58,7 +58,7 @@ def searched_optima(run_dir: Path, frame: pd.DataFrame) -> list[Optimum]:
 
 
 @FIGURES.register("alpha_curve")
-def alpha_curve(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def alpha_curve(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the curve; None for a search run or rows without alpha or the metric (e.g. other studies)."""
     metric = study.table.metrics[0]
     rows = finished(frame)

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Callable
 import pandas as pd
 
 from adcore.registry import Registry
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # (study, trials frame, figures folder) -> the PNG written, or None when the rows lack what it draws
-FigureFn = Callable[[SavedStudy, pd.DataFrame, Path], "Path | None"]
+FigureFn = Callable[[Study, pd.DataFrame, Path], "Path | None"]
 FIGURES: Registry[FigureFn] = Registry("figure")
 
 
@@ -42,7 +42,7 @@ def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
     return labels
 
 
-def rows_by_axis(study: SavedStudy, frame: pd.DataFrame,
+def rows_by_axis(study: Study, frame: pd.DataFrame,
                  axis: str) -> tuple[pd.DataFrame, str, str, list[str], list[str]] | None:
     """(finished rows with the study's rows axis and ``axis`` as strings, the rows axis, the first table
     metric, the rows in the study's order, the values of ``axis`` in its order), or None when the study
@@ -76,7 +76,7 @@ def save(fig: "Figure", folder: Path, stem: str, caption: str = "", tight: bool 
 DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search",)}
 
 
-def draw(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> list[Path]:
+def draw(study: Study, frame: pd.DataFrame, folder: Path) -> list[Path]:
     """Every figure of the study: its default ones (for a grid: per row, and the statistics where the
     table has them; for a search: the search plot) and the ones it names under ``figures:``; a figure
     whose rows are missing is skipped."""

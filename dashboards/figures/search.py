@@ -8,11 +8,11 @@ import pandas as pd
 
 from dashboards.figures.base import FIGURES, pyplot, save
 from dashboards.metrics import metric_label, scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 
 @FIGURES.register("search")
-def search_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def search_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     keys = [key for key in study.searched if key in frame]
     if not keys or study.metric not in frame:
         return None
@@ -30,7 +30,7 @@ def search_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path 
         if len(ok):
             ax.scatter(ok[key].iloc[:1], ok[study.metric].iloc[:1] * factor, marker="*", s=200, c="tab:orange",
                        label="selected")
-        kind = (study.search or {})["space"][key].get("type")
+        kind = study.search.space[key].type
         values = frame[key].dropna()
         if kind == "loguniform" or (kind is None and len(values) and values.min() > 0
                                     and values.max() / values.min() > 50):

@@ -14,13 +14,7 @@ from dashboards.figures import FIGURES
 from dashboards.figures.alpha import alpha_curve, searched_optima
 from dashboards.figures.baseline_gain import baseline_gain, gain_table
 from dashboards.figures.minor_mode import minor_mode, relative_curves
-from dashboards.spec import SavedStudy
-from tune.study import load_study as load
-
-
-def load_study(path: str, **overlays) -> SavedStudy:
-    """A study file as a finished run saved it, which is what figures read."""
-    return load(path, **overlays).saved()
+from tune.study import load_study
 
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "data.oe_corpus": "mnist5k"}

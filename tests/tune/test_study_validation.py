@@ -13,7 +13,7 @@ GOOD = {"grid": {"data.fold": [0, 1]}}
 
 
 @pytest.mark.parametrize(("edit", "sets", "key", "hint"), [
-    ({"schedulr": {"name": "asha"}}, [], "schedulr", "valid keys: applied, base, budgets, concurrency"),
+    ({"schedulr": {"name": "asha"}}, [], "schedulr", "valid keys: base, budgets, concurrency"),
     ({"scheduler": {"name": "hyperband"}}, [], "scheduler.name", "'fifo', 'asha' or 'median'"),
     ({"scheduler": {"grace": 2}}, [], "scheduler.grace", "valid keys: grace_period, min_samples_required, name"),
     ({"metric": "test_ap"}, [], "metric", "'val_ap' or 'val_auroc'"),
@@ -37,6 +37,7 @@ def test_bad_study_file_fails_with_the_key_path(tmp_path: Path, capsys, edit: di
     error = capsys.readouterr().err
     assert code == 2
     assert str(study) in error and key in error and hint in error, error
+    assert not {"applied", "overrides"} & set(error.replace(",", " ").split()), "internal fields listed as keys"
     assert not (tmp_path / "results").exists()  # nothing started
 
 
