@@ -12,8 +12,8 @@ the run in the experiment (the UI's own shared-view tag) and prints its address:
 with their grid labels, searched keys and metrics as columns, grouped per arm with means (or, for
 a search, ranked by the validation metric), and every trial in the per-epoch charts. A study that
 logged to an MLflow server gets the view there and is opened on that server.
-optuna: exports the Optuna study of a search run (Tune's checkpoint of its searcher) to
-<run dir>/optuna.db and starts ``optuna-dashboard`` on it; run it again to see newer trials.
+optuna: ``optuna-dashboard`` on a search run's Optuna study, <run dir>/optuna.db, which the study's
+driver writes from its searcher as trials end and when a session ends (reload the page for newer trials).
 tracking-server: ``mlflow server`` for studies on a cluster (``--tracking-uri http://HOST:PORT``),
 its backend store a PostgreSQL database (by default a server of its own in <results>/postgres,
 started with it: ``dashboards/postgres.py``; or ``--backend-store-uri`` of one you run), its
@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboards.run import Run  # noqa: E402
+from studyspec.layout import OPTUNA_DB  # noqa: E402
 
 HOST = "127.0.0.1"  # never all interfaces: neither UI has authentication
 VIEW_TAG = "mlflow.sharedViewState."  # experiment tags the MLflow UI reads as shared views (?viewStateShareKey=)
@@ -99,9 +100,11 @@ def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts
 
 
 def optuna_command(run: Run, port: int) -> list[str]:
-    from dashboards.optuna_storage import export
-
-    return [script("optuna-dashboard"), export(run), "--host", HOST, "--port", str(port)]
+    storage = run.path / OPTUNA_DB
+    if not run.study.search or not storage.exists():
+        raise FileNotFoundError(f"{run.path}: no {OPTUNA_DB}: only a search run has an Optuna study, written by "
+                                "its driver once a trial has ended")
+    return [script("optuna-dashboard"), f"sqlite:///{storage}", "--host", HOST, "--port", str(port)]
 
 
 class Servers:

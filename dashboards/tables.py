@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from adcore.row import Status
 from dashboards.describe import budget_text, common_value
 from dashboards.figures.base import value_labels
 from dashboards.metrics import metric_label, metric_name, metric_scale, unit
@@ -103,7 +104,7 @@ def _row_kind(study: Study, record: dict[str, Any]) -> str:
 
 def grid_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     axis, across = study.rows_axis, study.table.columns
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
     percent = study.table.percent
     first = study.table.metrics[0]
     labels = value_labels(frame, axis)
@@ -219,16 +220,16 @@ def search_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[
     assert study.search is not None
     keys = study.searched
     ranked = frame.sort_values(study.metric, ascending=study.mode == "min", na_position="last", kind="stable")
-    ok = ranked[ranked["status"] == "ok"]
-    chosen = ok["trial"].iloc[0] if len(ok) else None
+    ok = ranked[ranked["status"] == Status.OK]
+    chosen = ok["trial_id"].iloc[0] if len(ok) else None
     records = []
     for _, row in ranked.iterrows():
-        record: dict[str, Any] = {"trial": row["trial"], **{key: _short(row.get(key)) for key in keys}}
+        record: dict[str, Any] = {"trial": row["trial_id"], **{key: _short(row.get(key)) for key in keys}}
         for metric in dict.fromkeys([study.metric, *study.table.metrics]):
             record[metric] = row.get(metric, float("nan")) * metric_scale(metric, study.table.percent)
-        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial"] == chosen else "")
+        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial_id"] == chosen else "")
         records.append(record)
-    stopped = int((frame["status"] == "stopped_early").sum())
+    stopped = int((frame["status"] == Status.STOPPED_EARLY).sum())
     scheduler = study.scheduler
     search = study.search
     notes = [Note("ours", f"Trials ranked by final {metric_name(study.metric)} ({study.mode}); the selected trial is "
@@ -319,7 +320,7 @@ def run_notes(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> list[N
                              f"git {meta.get('git_commit', c('git_commit'))}{timing}"
                              + (f"; applied {' '.join(study.applied)}" if study.applied else "") + "."))
     notes += _val_tracks_test(study, frame)
-    failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
+    failed = frame[frame["status"].isin([Status.FAILED, Status.ERROR])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):
         notes.append(Note("failed", f"{len(group)} trial(s) failed: {message}"))
     return notes
@@ -331,7 +332,7 @@ def _val_tracks_test(study: Study, frame: pd.DataFrame) -> list[Note]:
     from scipy.stats import spearmanr
 
     test = next((metric for metric in study.table.metrics if metric.startswith("test_")), None)
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
     if test is None or study.metric not in ok or test not in ok:
         return []
     pairs = ok[[study.metric, test]].dropna()

@@ -1,5 +1,6 @@
 """Driver-side Tune callbacks: rows for trials that end without writing their own, trials.csv
-rewritten as trials end, MLflow records a trial could not send, and concise progress lines.
+rewritten as trials end, MLflow records a trial could not send, a search's Optuna study copied into
+the run directory, and concise progress lines.
 
 A trial is named by its own id (``tune.grid.trial_id``), which survives a resume, never by
 Tune's. Each callback's work per ended trial is constant (one row file read, one journal sent);
@@ -14,8 +15,11 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from adcore.row import Status
 from tune.grid import trial_id, unended_trial_row
 from tune.results import RunDir, write_trials_csv
+from studyspec.layout import OPTUNA_DB
+from tune.searcher import KeyedOptunaSearch, export_study
 from tune.tracking import Tracking
 
 
@@ -33,18 +37,18 @@ class RowWriter(Callback):
     when ``every_s`` has passed (at least 20 times as long as the last write took), so finished
     results are on disk however the study ends without the study's cost growing with its square."""
 
-    def __init__(self, run: RunDir, every_s: float = 5.0) -> None:
-        self.run, self.every_s = run, every_s
+    def __init__(self, run: RunDir, git_commit: str, every_s: float = 5.0) -> None:
+        self.run, self.git_commit, self.every_s = run, git_commit, every_s
         self.ended: dict[str, dict[str, Any]] | None = None
         self.written_at, self.write_s = -float("inf"), 0.0
 
-    def _ended(self, trial: Trial, status: str, message: str = "") -> None:
+    def _ended(self, trial: Trial, status: Status, message: str = "") -> None:
         if self.ended is None:
             self.ended = {row["trial_id"]: row for row in self.run.rows()}  # rows of earlier sessions, once
         key = trial_id(trial.config)
         row = self.run.read_row(key)
-        if row is None or row["status"] == "error":  # an error row of an earlier session is retried, then replaced
-            row = unended_trial_row(self.run, trial.config, trial.last_result or {}, status, message)
+        if row is None or row["status"] == Status.ERROR:  # an error row of an earlier session is retried, then replaced
+            row = unended_trial_row(self.run, trial.config, trial.last_result or {}, status, self.git_commit, message)
             self.run.write_row(row)
         self.ended[key] = row
         if time.monotonic() - self.written_at >= max(self.every_s, 20 * self.write_s):
@@ -53,11 +57,11 @@ class RowWriter(Callback):
             self.written_at, self.write_s = time.monotonic(), time.monotonic() - started
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._ended(trial, "stopped_early")  # a trial that finished wrote its own row
+        self._ended(trial, Status.STOPPED_EARLY)  # a trial that finished wrote its own row
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         error = _error_text(trial).strip().splitlines()
-        self._ended(trial, "error", error[-1] if error else "the trial errored")
+        self._ended(trial, Status.ERROR, error[-1] if error else "the trial errored")
 
 
 class TrackingSync(Callback):
@@ -78,6 +82,31 @@ class TrackingSync(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._ended(trial)
+
+
+class SearchExport(Callback):
+    """A search's Optuna study into the run directory (``optuna.db``) as trials end (at most every
+    ``every_s``) and when the session ends: optuna-dashboard reads it there (``dashboards/serve.py optuna``).
+    A resumed searcher is given the run's earlier trials, so each export holds the whole search."""
+
+    def __init__(self, searcher: KeyedOptunaSearch, run: RunDir, name: str, metric: str, every_s: float = 10.0) -> None:
+        self.searcher, self.run, self.name, self.metric, self.every_s = searcher, run, name, metric, every_s
+        self.written_at = -float("inf")
+
+    def _export(self, force: bool = False) -> None:
+        if force or time.monotonic() - self.written_at >= self.every_s:
+            statuses = {row["trial_id"]: row["status"] for row in self.run.rows()}
+            export_study(self.searcher, self.run.path / OPTUNA_DB, self.name, self.metric, statuses)
+            self.written_at = time.monotonic()
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._export()
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._export()
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._export(force=True)
 
 
 class Progress(Callback):

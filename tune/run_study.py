@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from adcore.config import flatten  # noqa: E402
+from adcore.row import Status  # noqa: E402
 from studyspec.schema import Study  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
@@ -45,7 +46,8 @@ from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 if TYPE_CHECKING:
     import pandas as pd
 
-MLFLOW_STATUS = {"ok": "FINISHED", "failed": "FAILED", "error": "FAILED", "stopped_early": "KILLED", "unfinished": "KILLED"}
+MLFLOW_STATUS = {Status.OK: "FINISHED", Status.FAILED: "FAILED", Status.ERROR: "FAILED", Status.STOPPED_EARLY: "KILLED",
+                 Status.UNFINISHED: "KILLED"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -240,7 +242,7 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
         started = meta["fit_started_at"] = time.time()
         meta.setdefault("sessions", []).append({"command": args.command, "fit_started_at": started})
         run.write_meta(meta)  # the command of each start and resume, kept if the driver is killed
-        unfinished = _unfinished(run, tuner.fit())
+        unfinished = _unfinished(run, tuner.fit(), meta["git_commit"])
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return unfinished
     finally:
@@ -275,10 +277,10 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     if tracking.uri.startswith("sqlite:"):
         print(f"         mlflow ui --backend-store-uri {tracking.uri}")
     if not complete:
-        print(f"interrupted: {sum(r['status'] != 'unfinished' for r in rows)} of {total} trials ended; continue with\n"
+        print(f"interrupted: {sum(r['status'] != Status.UNFINISHED for r in rows)} of {total} trials ended; continue with\n"
               f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
         return 1
-    return 0 if any(row["status"] == "ok" for row in rows) else 1
+    return 0 if any(row["status"] == Status.OK for row in rows) else 1
 
 
 def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: bool, frame: "pd.DataFrame",
@@ -303,11 +305,11 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
               flush=True)
 
 
-def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
+def _unfinished(run: RunDir, grid: Any, git_commit: str) -> list[dict[str, Any]]:
     """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
     their config and the last metrics they reported. Every ended trial has its row file already."""
-    return [unended_trial_row(run, result.config, result.metrics or {}, "unfinished") for result in grid
-            if not run.row_file(trial_id(result.config)).exists()]
+    return [unended_trial_row(run, result.config, result.metrics or {}, Status.UNFINISHED, git_commit)
+            for result in grid if not run.row_file(trial_id(result.config)).exists()]
 
 
 def _write_report(run: RunDir) -> Path | None:
@@ -339,7 +341,7 @@ def _workers(study: Study) -> int:
 
 def _summary_metrics(trials: "pd.DataFrame") -> dict[str, float]:
     """Parent-run metrics: mean test metrics over finished trials, per arm where there are arms."""
-    frame = trials[trials["status"] == "ok"]
+    frame = trials[trials["status"] == Status.OK]
     metrics: dict[str, float] = {"trials_ok": float(len(frame)), "trials": float(len(trials))}
     for metric in ("test_ap", "test_auroc"):
         if metric in frame:

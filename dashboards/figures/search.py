@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from adcore.row import Status
 from dashboards.figures.base import FIGURES, pyplot, save
 from dashboards.metrics import metric_label, scale
 from studyspec.schema import Study
@@ -19,10 +20,10 @@ def search_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | Non
     factor = scale(study.table.percent)
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6), squeeze=False)
-    ok = frame[frame["status"] == "ok"].sort_values(study.metric, ascending=study.mode == "min")
+    ok = frame[frame["status"] == Status.OK].sort_values(study.metric, ascending=study.mode == "min")
     for ax, key in zip(axes[0], keys):
-        styles = {"ok": dict(c="tab:blue", label="finished"),
-                  "stopped_early": dict(c="tab:gray", marker="x", label="stopped early")}
+        styles = {Status.OK: dict(c="tab:blue", label="finished"),
+                  Status.STOPPED_EARLY: dict(c="tab:gray", marker="x", label="stopped early")}
         for status, style in styles.items():
             rows = frame[frame["status"] == status]
             if len(rows):
