@@ -16,9 +16,10 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from adcore.row import Status
-from tune.grid import trial_id, unended_trial_row
-from tune.results import RunDir, write_trials_csv
 from studyspec.layout import OPTUNA_DB
+from tune.grid import trial_id, unended_trial_row
+from tune.progress import StudyClock, trial_line
+from tune.results import RunDir, write_trials_csv
 from tune.searcher import KeyedOptunaSearch, export_study
 from tune.tracking import Tracking
 
@@ -110,43 +111,27 @@ class SearchExport(Callback):
 
 
 class Progress(Callback):
-    """One line per finished trial, and a status line at most every ``every_s`` seconds."""
+    """One line per ended trial with the session's elapsed time and an estimate of the time left
+    (``tune/progress.py``), and a status line at most every ``every_s`` seconds."""
 
     def __init__(self, metric: str, every_s: float = 30.0) -> None:
         self.metric, self.every_s = metric, every_s
-        self.total = self.done = 0
+        self.clock = StudyClock(0)
         self.last_status = 0.0
 
     def setup(self, total_num_samples: int | None = None, **info: Any) -> None:
-        self.total = total_num_samples or 0
+        self.clock = StudyClock(total_num_samples or 0)
         self.last_status = time.monotonic()
-
-    def _counts(self, trials: list[Trial]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for trial in trials:
-            counts[trial.status] = counts.get(trial.status, 0) + 1
-        return counts
-
-    def _done(self, trials: list[Trial]) -> str:
-        """'[done/total]' of this session, counting the trial that has just ended."""
-        self.done += 1
-        total = max(self.total, len(trials))
-        return f"[{self.done:>{len(str(total))}}/{total}]"
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         last = trial.last_result or {}
-        status = last.get("status", "stopped early")
-        parts = [f"{self._done(trials)} {str(trial):<22} {status:<13}"]
-        for key in ("test_ap", self.metric):
-            value = last.get(key)
-            if isinstance(value, float):
-                parts.append(f"{key} {100 * value:5.1f}")
-        parts.append(f"epochs {last.get('epoch', 0)}" + (f"  {last['wall_s']:.1f} s" if "wall_s" in last else ""))
-        print("  ".join(parts), flush=True)
+        print(trial_line(self.clock, str(trial), last.get("status", "stopped early"), last, ("test_ap", self.metric),
+                         last.get("epoch", 0), last.get("wall_s"), seen=len(trials)), flush=True)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         message = _error_text(trial).strip().splitlines()[-1:] or ["?"]
-        print(f"{self._done(trials)} {str(trial):<22} ERROR         {message[0][:200]}", flush=True)
+        print(f"{self.clock.tick(len(trials))} {str(trial):<22} ERROR         {message[0][:200]}  {self.clock.times()}",
+              flush=True)
 
     def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         print(f"        {str(trial):<22} worker lost; retrying from its last checkpoint", flush=True)
@@ -157,5 +142,5 @@ class Progress(Callback):
         self.last_status = time.monotonic()
         running = [t for t in trials if t.status == Trial.RUNNING]
         epochs = ", ".join(f"{t} epoch {(t.last_result or {}).get('epoch', 0)}" for t in running[:4])
-        counts = self._counts(trials)
-        print(f"        {len(running)} running ({epochs}); {counts.get(Trial.PENDING, 0)} pending", flush=True)
+        pending = sum(t.status == Trial.PENDING for t in trials)
+        print(f"        {len(running)} running ({epochs}); {pending} pending; {self.clock.times()}", flush=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,18 @@ def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
     frame.to_csv(tmp, index=False)
     os.replace(tmp, run.trials_csv)
     return frame
+
+
+def git_commit() -> str:
+    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
+        return commit + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("GIT_COMMIT", "unknown")
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -21,7 +21,6 @@ import math
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from adcore.row import Status  # noqa: E402
 from studyspec.schema import Study  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
-from tune.results import RunDir, write_trials_csv  # noqa: E402
+from tune.results import RunDir, git_commit, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
 from tune.study import StudyError, load_study  # noqa: E402
@@ -135,17 +134,6 @@ def plan(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]
     return "\n".join(lines)
 
 
-def _git_commit() -> str:
-    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images)."""
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout
-        return commit + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("GIT_COMMIT", "unknown")
-
-
 def _environment() -> None:
     """Settings that must be in place before Ray starts (measured on this Ray version)."""
     # Tune's experiment state is never read back (tune/resume.py): let Tune save it as rarely as its
@@ -200,7 +188,7 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     resuming = run is not None
     todo = remaining(study, points, run)
     run = run or RunDir.create(args.out.resolve(), study.name)
-    meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": _git_commit(),
+    meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": git_commit(),
                                               "started_at": time.time(), "wall_s": 0.0}
     if not resuming:
         run.study_yaml.write_text(study.to_yaml())
