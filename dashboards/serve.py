@@ -158,6 +158,16 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def postgres_port(requested: int | None) -> int:
+    """The port of the tracking server's own PostgreSQL: the one asked for, else a free loopback port
+    (never a fixed 5432, where Debian's own cluster listens once the package is installed)."""
+    if requested is not None:
+        return requested
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     """PostgreSQL (its own, unless --backend-store-uri) and the MLflow server on it."""
     from dashboards.postgres import Postgres
@@ -165,9 +175,10 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     store = args.backend_store_uri
     if store is None:
-        postgres = Postgres(args.postgres_data or args.path / "postgres", args.postgres_port)
+        postgres = Postgres(args.postgres_data or args.path / "postgres", postgres_port(args.postgres_port))
         if not _free(postgres.port):
-            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass --postgres-port")
+            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass another with --postgres-port "
+                               "(make tracking-server PG_PORT=...)")
         postgres.start()
         servers.adopt(postgres.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         store = postgres.uri
@@ -195,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(postgresql+psycopg://user:password@host:5432/db; default $MLFLOW_BACKEND_STORE_URI)")
     parser.add_argument("--postgres-data", type=Path, help="tracking-server: its own PostgreSQL's folder "
                         "(default <results>/postgres; a local disk is better than NFS)")
-    parser.add_argument("--postgres-port", type=int, default=5432, help="tracking-server: its own PostgreSQL's port")
+    parser.add_argument("--postgres-port", type=int, help="tracking-server: its own PostgreSQL's port on 127.0.0.1 "
+                        "(default: a free one; make tracking-server PG_PORT=...)")
     parser.add_argument("--workers", type=int, default=1, help="tracking-server: MLflow's server processes (1: "
                         "no supervisor; several are restarted by uvicorn when a health check times out under load)")
     parser.add_argument("--allowed-hosts", help="tracking-server: Host headers MLflow accepts besides localhost, "

@@ -52,7 +52,7 @@ MLFLOW_STATUS = {Status.OK: "FINISHED", Status.FAILED: "FAILED", Status.ERROR: "
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python tune/run_study.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", help="the study YAML (studies/*.yaml)")
+    parser.add_argument("study", nargs="?", help="the study YAML (studies/*.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trial config key (optim.lr=0.01), narrow a grid axis (data.fold=0) or "
                              "change a study key (scheduler.name=asha, grid.seed=[0,1,2]); repeatable")
@@ -66,12 +66,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-cpus", type=float, help="local Ray only: CPUs to offer (default: all cores)")
     parser.add_argument("--num-gpus", type=float, help="local Ray only: GPUs to offer (may be logical)")
     parser.add_argument("--node-ip-address", help="local Ray only: the address its node announces (e.g. 127.0.0.1)")
+    parser.add_argument("--ray-dashboard", nargs="?", const=8265, type=int, metavar="PORT",
+                        help="local Ray only: serve Ray's dashboard on 127.0.0.1:PORT (default 8265) while the study runs")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root (default: ./results)")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
     args = parser.parse_args(argv)
+    if _is_study_file(args.resume) and not _is_study_file(args.study):  # --resume studies/x.yaml [RUN_ID]
+        args.study, args.resume = args.resume, args.study or "latest"
+    if args.study is None:
+        parser.error("the study YAML is missing, e.g. python tune/run_study.py studies/ablation_table4.yaml --resume")
     args.command = shlex.join(["python", "tune/run_study.py", *(sys.argv[1:] if argv is None else argv)])
     return args
+
+
+def _is_study_file(value: str | None) -> bool:
+    return value is not None and value.endswith((".yaml", ".yml"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,8 +226,12 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
     address = args.address or "local"
     quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
     if address == "local":
-        ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus, include_dashboard=False,
-                 _node_ip_address=args.node_ip_address, **quiet)
+        dashboard = {"include_dashboard": args.ray_dashboard is not None, "dashboard_host": "127.0.0.1",
+                     "dashboard_port": args.ray_dashboard or 8265}
+        started_ray = ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                           _node_ip_address=args.node_ip_address, **dashboard, **quiet)
+        if args.ray_dashboard is not None:
+            print(f"Ray dashboard: http://{started_ray.dashboard_url} (token: ~/.ray/auth_token)", flush=True)
     else:
         ray.init(address=address, **quiet)
     try:

@@ -54,3 +54,12 @@ def test_dry_run_lists_the_product_of_the_grid(tmp_path: Path, capsys) -> None:
     assert main([str(study), "--dry-run", "--set", "data.fold=3", "--set", "grid.seed=[0,1,2]"]) == 0
     assert "9 trials = arm (3) x data.fold (1) x seed (3)" in capsys.readouterr().out
 
+
+
+def test_resume_given_the_study_path_resumes_that_study(tmp_path: Path, capsys) -> None:
+    """`--resume studies/x.yaml` names the study (its newest run), not a run id called studies/x.yaml."""
+    study = write_study(tmp_path, "resumable", **GOOD)
+    for argv in (["--resume", str(study)], ["--resume", str(study), "20990101-000000"], [str(study), "--resume"]):
+        assert main([*argv, "--out", str(tmp_path / "results")]) == 2
+        error = capsys.readouterr().err
+        assert "of study 'resumable' to resume" in error and "the following arguments are required" not in error
