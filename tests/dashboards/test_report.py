@@ -49,7 +49,7 @@ SORT = """(() => {
 def test_report_renders_offline_in_headless_chromium(smoke_run: Path, artifacts: Path, tmp_path: Path) -> None:
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("no chromium on this machine: `make setup` installs Debian's chromium")
+        pytest.skip("no chromium on this machine: `make setup-test` installs Debian's chromium")
     report = smoke_run / "report.html"
     assert report.exists(), "run_study.py writes the report at the end of the study"
     built = subprocess.run([sys.executable, "dashboards/report.py", str(smoke_run)], cwd=ROOT, capture_output=True,
