@@ -17,3 +17,6 @@ def test_asha_stops_trials_early(tmp_path: Path, run_study) -> None:
     stopped = frame[frame["status"] == "stopped_early"]
     assert len(stopped) >= 1 and (stopped["epochs_run"] < epochs).all() and stopped["test_ap"].isna().all()
     assert frame.loc[frame["status"] == "ok", "epochs_run"].eq(epochs).all()
+    # the driver's rows of stopped trials carry the provenance the workers' rows carry
+    provenance = ["git_commit", "started_at", "ended_at", "attempts", "tune_trial_id", "ray_node_id"]
+    assert frame[provenance].notna().all().all()
