@@ -169,7 +169,7 @@ def _start_tracking(args: argparse.Namespace, study: Study, run: RunDir, meta: d
         out = args.out.resolve()
         uri = args.tracking_uri or default_tracking_uri(out)
         tracking = Tracking(uri, study.name, str(run.path), str(out / "mlartifacts") if is_local(uri) else None)
-        params = {"study.name": study.name, "study.trials": _total(study),
+        params = {"study.name": study.name, "study.trials": study.trials,
                   "study.scheduler": study.scheduler.name, "study.metric": study.metric,
                   "study.applied": " ".join(study.applied),
                   **{f"study.grid.{axis}": values for axis, values in study.grid.items()},
@@ -229,7 +229,7 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
         dashboard = {"include_dashboard": args.ray_dashboard is not None, "dashboard_host": "127.0.0.1",
                      "dashboard_port": args.ray_dashboard or 8265}
         started_ray = ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus,
-                           _node_ip_address=args.node_ip_address, **dashboard, **quiet)
+                               _node_ip_address=args.node_ip_address, **dashboard, **quiet)
         if args.ray_dashboard is not None:
             print(f"Ray dashboard: http://{started_ray.dashboard_url} (token: ~/.ray/auth_token)", flush=True)
     else:
@@ -238,7 +238,7 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)
         left = todo.num_samples if study.search else len(todo.points)
-        print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {_total(study)} trials, up to "
+        print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {study.trials} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)
         started = meta["fit_started_at"] = time.time()
@@ -258,7 +258,7 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     from dashboards.aggregate import aggregate
     from tune.trainable import work_root
 
-    total = _total(study)
+    total = study.trials
     frame = write_trials_csv(run, unfinished)
     rows = frame.to_dict("records")
     complete = len(done_rows(run)) >= total
@@ -324,10 +324,6 @@ def _write_report(run: RunDir) -> Path | None:
         logging.getLogger(__name__).exception("the HTML report failed; rebuild it with python dashboards/report.py %s",
                                               run.path)
         return None
-
-
-def _total(study: Study) -> int:
-    return study.search.num_samples if study.search else math.prod(map(len, study.grid.values()))
 
 
 def _workers(study: Study) -> int:
