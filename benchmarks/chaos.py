@@ -175,10 +175,7 @@ def on_disk(run: RunDir) -> tuple[float, dict[str, int]]:
 
 
 def attempts(run: RunDir) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl"):
-        out[path.parent.name] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return out
+    return {path.name: TrialStore(run.path, path.name).attempts() for path in (run.path / TRIALS_DIR).glob("*")}
 
 
 def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> bool:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from adcore.row import EPOCH_METRICS
 from dashboards.tables import TABLE_JSON, Table
-from studyspec.layout import EPOCHS_DIR, FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV
+from studyspec.layout import EPOCHS_DIR, FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV, read_jsonl
 from studyspec.schema import Study
 
 PLACEMENT = ["trial_id", "status", "node", "ray_node_id", "worker_pid", "start_s", "end_s", "queued_s"]
@@ -74,15 +74,8 @@ class Run:
         """Per-epoch metrics of every trial (``adcore.row.EPOCH_METRICS``) from ``epochs/<trial_id>.jsonl``,
         one line per report. A retried or resumed trial repeats epochs: the latest report of an epoch
         wins; a line cut short by a killed worker is skipped."""
-        records = []
-        for path in sorted((self.path / EPOCHS_DIR).glob("*.jsonl")):
-            for line in path.read_text().splitlines():
-                try:
-                    report = json.loads(line)
-                except ValueError:
-                    continue
-                records.append({"trial_id": path.stem, "epoch": int(report["epoch"]),
-                                **{key: report.get(key) for key in EPOCH_METRICS}})
+        records = [{"trial_id": path.stem, "epoch": int(report["epoch"]), **{key: report.get(key) for key in EPOCH_METRICS}}
+                   for path in sorted((self.path / EPOCHS_DIR).glob("*.jsonl")) for report in read_jsonl(path)]
         frame = pd.DataFrame(records, columns=["trial_id", "epoch", *EPOCH_METRICS])
         return frame.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(["trial_id", "epoch"],
                                                                                      ignore_index=True)

@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from adcore.row import Status  # noqa: E402
+from studyspec.layout import read_jsonl  # noqa: E402
 from studyspec.schema import Study  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_row, unended_trial_row  # noqa: E402
@@ -183,14 +184,7 @@ def run_trial_process(run: RunDir, point: GridPoint, commit: str, processes: Pro
 
 def last_epoch(run: RunDir, key: str) -> dict[str, Any]:
     """The last epoch a trial reported (its epochs file), for the row of a trial that returned none."""
-    path = run.epochs_dir / f"{key}.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    for line in reversed(lines):
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
-    return {}
+    return (read_jsonl(run.epochs_dir / f"{key}.jsonl") or [{}])[-1]
 
 
 def run_grid(args: argparse.Namespace, study: Study, points: list[GridPoint], run: RunDir, resuming: bool) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from studyspec.layout import read_jsonl
 from tune.results import atomic_write
 
 log = logging.getLogger(__name__)
@@ -107,16 +108,8 @@ class TrialStore:
             handle.write(json.dumps({"at": time.time(), **entry}) + "\n")
 
     def attempts(self) -> list[dict[str, Any]]:
-        """Every start of the trial, oldest first (a line cut short by a killed writer is skipped)."""
-        if not self.attempts_file.exists():
-            return []
-        starts = []
-        for line in self.attempts_file.read_text().splitlines():
-            try:
-                starts.append(json.loads(line))
-            except ValueError:
-                continue
-        return starts
+        """Every start of the trial, oldest first."""
+        return read_jsonl(self.attempts_file)
 
     def provenance(self) -> dict[str, Any]:
         """The row's provenance from the trial's starts: how many, and the newest one's time, place and
