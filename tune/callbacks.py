@@ -8,6 +8,7 @@ trials.csv, which is a whole-study file, is rewritten at most every few seconds 
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from tune.progress import StudyClock, trial_line
 from tune.results import RunDir, write_trials_csv
 from tune.searcher import KeyedOptunaSearch, export_study
 from tune.tracking import Tracking
+
+log = logging.getLogger(__name__)
 
 
 def _error_text(trial: Trial) -> str:
@@ -95,10 +98,15 @@ class SearchExport(Callback):
         self.written_at = -float("inf")
 
     def _export(self, force: bool = False) -> None:
-        if force or time.monotonic() - self.written_at >= self.every_s:
-            statuses = {row["trial_id"]: row["status"] for row in self.run.rows()}
+        if getattr(self.searcher, "_ot_study", None) is None or not (
+                force or time.monotonic() - self.written_at >= self.every_s):
+            return  # the searcher has no study before Tune sets up its space
+        statuses = {row["trial_id"]: row["status"] for row in self.run.rows()}
+        try:
             export_study(self.searcher, self.run.path / OPTUNA_DB, self.name, self.metric, statuses)
-            self.written_at = time.monotonic()
+        except Exception:  # noqa: BLE001 - a view for people: its failure must not end the study
+            log.exception("could not copy the Optuna study to %s; the rows hold the results", self.run.path / OPTUNA_DB)
+        self.written_at = time.monotonic()
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._export()
