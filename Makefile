@@ -7,12 +7,18 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CHROMIUM := /usr/bin/chromium
 # Debian's PostgreSQL programs (whichever major version is installed; Debian 12's is 15)
 POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
-STUDY ?= studies/ablation_table4.yaml
+# STUDY names a study for every target, by name or path: STUDY=masking or STUDY=studies/masking.yaml
+STUDY ?= ablation_table4
 STUDY_NAME = $(basename $(notdir $(STUDY)))
+STUDY_FILE = $(if $(findstring /,$(STUDY)),$(STUDY),studies/$(STUDY_NAME).yaml)
 
-.PHONY: setup test study mlflow-ui optuna-dashboard tracking-server clean-venv
+.PHONY: setup setup-test test study mlflow-ui optuna-dashboard tracking-server clean-venv
 
-setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM) $(POSTGRES)
+# What a study needs: the virtualenv (about 6.7 GB: PyPI's Linux torch carries CUDA) and Fashion-MNIST.
+setup: $(STAMP) $(FASHION_MNIST)
+
+# What the tests need besides: Chromium (they open the HTML report in it) and PostgreSQL (the tracking server's).
+setup-test: setup $(CHROMIUM) $(POSTGRES)
 
 # Debian's dataset-fashion-mnist carries the one full benchmark dataset these machines can have.
 $(FASHION_MNIST):
@@ -32,14 +38,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: setup
+test: setup-test
 	$(PY) -m pytest -q
 
 study: setup
-	$(PY) tune/run_study.py $(STUDY)
+	$(PY) tune/run_study.py $(STUDY_FILE)
 
 # The newest run of a study in the MLflow UI or Optuna's dashboard, on 127.0.0.1:
-# make mlflow-ui STUDY=ablation_table4 [PORT=5000]; make optuna-dashboard STUDY=adib_search [PORT=8080]
+# make mlflow-ui [STUDY=ablation_table4] [PORT=5000]; make optuna-dashboard STUDY=adib_search [PORT=8080]
 mlflow-ui: $(STAMP)
 	$(PY) dashboards/serve.py mlflow results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
 
@@ -47,11 +53,13 @@ optuna-dashboard: $(STAMP)
 	$(PY) dashboards/serve.py optuna results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
 
 # The MLflow tracking server of a cluster: PostgreSQL of its own in $(RESULTS)/postgres (Debian's
-# postgresql), artifacts in $(RESULTS)/mlartifacts, on 127.0.0.1 unless HOST=0.0.0.0; Ctrl-C ends both.
+# postgresql) on a free loopback port (PG_PORT=... to pin one; Debian's own cluster takes 5432),
+# artifacts in $(RESULTS)/mlartifacts, on 127.0.0.1 unless HOST=0.0.0.0; Ctrl-C ends both.
 # Studies log to it with --tracking-uri http://<host>:$(or $(PORT),5000).
 RESULTS ?= results
 tracking-server: $(STAMP) $(POSTGRES)
-	$(PY) dashboards/serve.py tracking-server $(RESULTS) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
+	$(PY) dashboards/serve.py tracking-server $(RESULTS) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
+		$(if $(PG_PORT),--postgres-port $(PG_PORT))
 
 clean-venv:
 	rm -rf $(VENV)

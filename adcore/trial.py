@@ -28,7 +28,7 @@ from adcore.models import Backbone, add_residual_adapters, create_backbone, free
 from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
 from adcore.probe import check_stages, probe_metrics
-from adcore.row import best_key, empty_row
+from adcore.row import Status, best_key, empty_row
 from adcore.train import Report, fit
 
 log = logging.getLogger(__name__)
@@ -192,11 +192,11 @@ def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
     and return its row; a failure a retry cannot fix returns a ``failed`` row with its message."""
     started = time.perf_counter()
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
-    row = empty_row(cfg, "ok")
+    row = empty_row(cfg, Status.OK)
     try:
         row.update(train_and_evaluate(cfg, report, checkpoint_dir))
     except FAILURES as error:
         log.warning("trial failed: %s: %s", type(error).__name__, error)
-        row.update(status="failed", message=f"{type(error).__name__}: {error}", node=platform.node())
+        row.update(status=Status.FAILED, message=f"{type(error).__name__}: {error}", node=platform.node())
     row["total_s"] = time.perf_counter() - started
     return row

@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
+from adcore.row import Status  # noqa: E402
 from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for  # noqa: E402
 from tune.results import RunDir  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
@@ -174,10 +175,7 @@ def on_disk(run: RunDir) -> tuple[float, dict[str, int]]:
 
 
 def attempts(run: RunDir) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl"):
-        out[path.parent.name] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return out
+    return {path.name: TrialStore(run.path, path.name).attempts() for path in (run.path / TRIALS_DIR).glob("*")}
 
 
 def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> bool:
@@ -304,7 +302,7 @@ def _observe(run: RunDir, seen: dict[str, str]) -> None:
                 row = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if row["status"] in ("ok", "failed", "stopped_early"):
+            if Status(row["status"]).done:
                 seen[path.stem] = str(row.get("started_at"))
 
 
@@ -364,7 +362,7 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
         trial = final.get(child.data.tags.get("tune.trial_id"))
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_ap")]
         counts.duplicate_steps += len(steps) - len(set(steps))
-        if trial is not None and trial["status"] == "ok":
+        if trial is not None and trial["status"] == Status.OK:
             counts.missing_steps += len(set(range(1, int(trial["epochs_run"]) + 1)) - set(steps))
     starts = attempts(run)
     for when, newest in expected:

@@ -19,6 +19,7 @@ import pandas as pd
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adcore.row import Status  # noqa: E402
 from dashboards.metrics import metric_label, metric_name  # noqa: E402
 from dashboards.pages import Cell, esc, is_missing, page, table, write  # noqa: E402
 from dashboards.report import budget_label, status_counts  # noqa: E402
@@ -38,7 +39,7 @@ def cells(run: Run) -> tuple[str, pd.DataFrame]:
         searched = run.study.searched
         label = [f"{row['trial']} (" + ", ".join(f"{key} {row[key]:.3g}" for key in searched) + ")"
                  for _, row in chosen.iterrows()]
-        out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == "ok").sum())] * len(chosen),
+        out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == Status.OK).sum())] * len(chosen),
                             **{metric: chosen[metric].to_numpy() for metric in metrics}}, index=["selected"] * len(chosen))
         return "search", out
     key = frame.columns[0]

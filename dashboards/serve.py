@@ -12,8 +12,8 @@ the run in the experiment (the UI's own shared-view tag) and prints its address:
 with their grid labels, searched keys and metrics as columns, grouped per arm with means (or, for
 a search, ranked by the validation metric), and every trial in the per-epoch charts. A study that
 logged to an MLflow server gets the view there and is opened on that server.
-optuna: exports the Optuna study of a search run (Tune's checkpoint of its searcher) to
-<run dir>/optuna.db and starts ``optuna-dashboard`` on it; run it again to see newer trials.
+optuna: ``optuna-dashboard`` on a search run's Optuna study, <run dir>/optuna.db, which the study's
+driver writes from its searcher as trials end and when a session ends (reload the page for newer trials).
 tracking-server: ``mlflow server`` for studies on a cluster (``--tracking-uri http://HOST:PORT``),
 its backend store a PostgreSQL database (by default a server of its own in <results>/postgres,
 started with it: ``dashboards/postgres.py``; or ``--backend-store-uri`` of one you run), its
@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboards.run import Run  # noqa: E402
+from studyspec.layout import OPTUNA_DB  # noqa: E402
 
 HOST = "127.0.0.1"  # never all interfaces: neither UI has authentication
 VIEW_TAG = "mlflow.sharedViewState."  # experiment tags the MLflow UI reads as shared views (?viewStateShareKey=)
@@ -99,9 +100,11 @@ def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts
 
 
 def optuna_command(run: Run, port: int) -> list[str]:
-    from dashboards.optuna_storage import export
-
-    return [script("optuna-dashboard"), export(run), "--host", HOST, "--port", str(port)]
+    storage = run.path / OPTUNA_DB
+    if not run.study.search or not storage.exists():
+        raise FileNotFoundError(f"{run.path}: no {OPTUNA_DB}: only a search run has an Optuna study, written by "
+                                "its driver once a trial has ended")
+    return [script("optuna-dashboard"), f"sqlite:///{storage}", "--host", HOST, "--port", str(port)]
 
 
 class Servers:
@@ -155,6 +158,16 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def postgres_port(requested: int | None) -> int:
+    """The port of the tracking server's own PostgreSQL: the one asked for, else a free loopback port
+    (never a fixed 5432, where Debian's own cluster listens once the package is installed)."""
+    if requested is not None:
+        return requested
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     """PostgreSQL (its own, unless --backend-store-uri) and the MLflow server on it."""
     from dashboards.postgres import Postgres
@@ -162,9 +175,10 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     store = args.backend_store_uri
     if store is None:
-        postgres = Postgres(args.postgres_data or args.path / "postgres", args.postgres_port)
+        postgres = Postgres(args.postgres_data or args.path / "postgres", postgres_port(args.postgres_port))
         if not _free(postgres.port):
-            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass --postgres-port")
+            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass another with --postgres-port "
+                               "(make tracking-server PG_PORT=...)")
         postgres.start()
         servers.adopt(postgres.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         store = postgres.uri
@@ -192,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(postgresql+psycopg://user:password@host:5432/db; default $MLFLOW_BACKEND_STORE_URI)")
     parser.add_argument("--postgres-data", type=Path, help="tracking-server: its own PostgreSQL's folder "
                         "(default <results>/postgres; a local disk is better than NFS)")
-    parser.add_argument("--postgres-port", type=int, default=5432, help="tracking-server: its own PostgreSQL's port")
+    parser.add_argument("--postgres-port", type=int, help="tracking-server: its own PostgreSQL's port on 127.0.0.1 "
+                        "(default: a free one; make tracking-server PG_PORT=...)")
     parser.add_argument("--workers", type=int, default=1, help="tracking-server: MLflow's server processes (1: "
                         "no supervisor; several are restarted by uvicorn when a health check times out under load)")
     parser.add_argument("--allowed-hosts", help="tracking-server: Host headers MLflow accepts besides localhost, "

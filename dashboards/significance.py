@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from dashboards.metrics import metric_name, metric_scale
-from dashboards.spec import SavedStudy
 from dashboards.stat_tests import (NOT_REACHED, FriedmanResult, PairedDifference, friedman, paired_differences,
                                    seeds_needed)
+from studyspec.schema import Study
 
 SEED_AXIS = "seed"
 
@@ -31,7 +31,7 @@ class Significance:
     ranks: FriedmanResult | None = None
 
 
-def unit_axes(study: SavedStudy) -> list[str]:
+def unit_axes(study: Study) -> list[str]:
     """The grid axes that identify a unit of a row: all but the rows axis."""
     return [axis for axis in study.grid if axis != study.rows_axis]
 
@@ -41,7 +41,7 @@ def _scaled(frame: pd.DataFrame, metric: str, factor: float) -> pd.DataFrame:
     return frame.assign(**{metric: pd.to_numeric(frame[metric], errors="coerce") * factor})
 
 
-def significance(study: SavedStudy, frame: pd.DataFrame) -> Significance | None:
+def significance(study: Study, frame: pd.DataFrame) -> Significance | None:
     """None for a search, or a grid whose rows have no unit axis or no trial of the metric."""
     rows, metric = study.rows_axis, study.table.metrics[0]
     units = unit_axes(study)
@@ -79,7 +79,7 @@ def delta_columns(result: Significance) -> dict[str, dict[str, Any]]:
                     f"{key}_resolved": d.resolved} for d in result.pooled}
 
 
-def notes(study: SavedStudy, result: Significance, frame: pd.DataFrame) -> list[str]:
+def notes(study: Study, result: Significance, frame: pd.DataFrame) -> list[str]:
     """What the statistics say, in sentences: how the differences were taken, which rows they resolve,
     which units were dropped, how many seeds a given effect would need, and the ranks over all rows."""
     name, reference = metric_name(result.metric), result.reference
@@ -128,7 +128,7 @@ def notes(study: SavedStudy, result: Significance, frame: pd.DataFrame) -> list[
     return out
 
 
-def _units_per_seed(study: SavedStudy, units: list[str]) -> int:
+def _units_per_seed(study: Study, units: list[str]) -> int:
     """How many units one seed adds: the product of the other unit axes' sizes."""
     size = 1
     for axis in units:

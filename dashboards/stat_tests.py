@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from adcore.row import Status
+
 MAX_UNITS = 10_000  # units_needed searches n = 2 .. MAX_UNITS
 NOT_REACHED = MAX_UNITS + 1  # what units_needed and seeds_needed return when MAX_UNITS units are not enough
 
@@ -102,7 +104,7 @@ def _tables(frame: pd.DataFrame, rows: str, metric: str, units: Sequence[str]) -
         first = repeated.iloc[0]
         raise ValueError(f"{rows}={first[rows]}: unit {unit_label(units, tuple(first[list(units)]))} appears "
                          f"{int((repeated[keys] == first[keys]).all(axis=1).sum())} times")
-    value = pd.to_numeric(frame[metric]).astype(float).where(frame["status"] == "ok")
+    value = pd.to_numeric(frame[metric]).astype(float).where(frame["status"] == Status.OK)
     tidy = frame[keys].assign(_value=value, _present=True)
     values = tidy.pivot(index=list(units), columns=rows, values="_value")
     present = tidy.pivot(index=list(units), columns=rows, values="_present").notna()

@@ -17,11 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from adcore.row import Status
 from dashboards.describe import budget_text, common_value
 from dashboards.figures.base import value_labels
 from dashboards.metrics import metric_label, metric_name, metric_scale, unit
 from dashboards.significance import delta_columns, notes as significance_notes, significance
-from dashboards.spec import ARM_AXIS, SavedStudy
+from studyspec.schema import ARM_AXIS, Study
 
 TABLE_JSON = "table.json"
 
@@ -79,7 +80,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build_table(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
+def build_table(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
     """The study's table with its notes, from the trials frame alone."""
     numbers, notes = (search_table if study.search else grid_table)(study, frame)
     notes += run_notes(study, frame, meta)
@@ -89,7 +90,7 @@ def build_table(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) ->
     return Table(title, _plain(numbers.to_dict("records")), header, cells, kinds, notes)
 
 
-def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
+def _row_kind(study: Study, record: dict[str, Any]) -> str:
     """'selected' (a search's chosen trial), 'mean' (table.mean_row), 'gain' (table.baseline) or ''."""
     if record.get("selected") == "yes":
         return "selected"
@@ -101,9 +102,9 @@ def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
 
 # --- grid studies ------------------------------------------------------------------------------
 
-def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+def grid_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     axis, across = study.rows_axis, study.table.columns
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
     percent = study.table.percent
     first = study.table.metrics[0]
     labels = value_labels(frame, axis)
@@ -215,29 +216,29 @@ def _axis_name(axis: str) -> str:
 
 # --- search studies ----------------------------------------------------------------------------
 
-def search_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+def search_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     assert study.search is not None
     keys = study.searched
     ranked = frame.sort_values(study.metric, ascending=study.mode == "min", na_position="last", kind="stable")
-    ok = ranked[ranked["status"] == "ok"]
-    chosen = ok["trial"].iloc[0] if len(ok) else None
+    ok = ranked[ranked["status"] == Status.OK]
+    chosen = ok["trial_id"].iloc[0] if len(ok) else None
     records = []
     for _, row in ranked.iterrows():
-        record: dict[str, Any] = {"trial": row["trial"], **{key: _short(row.get(key)) for key in keys}}
+        record: dict[str, Any] = {"trial": row["trial_id"], **{key: _short(row.get(key)) for key in keys}}
         for metric in dict.fromkeys([study.metric, *study.table.metrics]):
             record[metric] = row.get(metric, float("nan")) * metric_scale(metric, study.table.percent)
-        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial"] == chosen else "")
+        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial_id"] == chosen else "")
         records.append(record)
-    stopped = int((frame["status"] == "stopped_early").sum())
+    stopped = int((frame["status"] == Status.STOPPED_EARLY).sum())
     scheduler = study.scheduler
     search = study.search
     notes = [Note("ours", f"Trials ranked by final {metric_name(study.metric)} ({study.mode}); the selected trial is "
                           "the best finished one by that validation metric. Test metrics are recorded, never used to "
                           "choose."),
-             Note("search", f"Search: Optuna {search.get('algorithm', 'tpe')} (seed {search.get('seed', 0)}), "
-                            f"{search['num_samples']} trials over " + ", ".join(keys) + f"; scheduler {scheduler['name']}"
-                            + (f" (grace {scheduler.get('grace_period', 1)} epochs), {stopped} trial(s) stopped early"
-                               if scheduler["name"] != "fifo" else "") + ".")]
+             Note("search", f"Search: Optuna {search.algorithm} (seed {search.seed}), "
+                            f"{search.num_samples} trials over " + ", ".join(keys) + f"; scheduler {scheduler.name}"
+                            + (f" (grace {scheduler.grace_period} epochs), {stopped} trial(s) stopped early"
+                               if scheduler.name != "fifo" else "") + ".")]
     if study.table.paper:
         notes.append(Note("paper", f"Paper: {study.table.paper.metric}; {study.table.paper.budget}"))
     return pd.DataFrame(records), notes
@@ -250,7 +251,7 @@ def _short(value: Any) -> Any:
 
 # --- shared ----------------------------------------------------------------------------------------
 
-def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+def shown(study: Study, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """The printed table: 'mean ± std' cells, one decimal (three below 1)."""
     columns: list[tuple[str, list[str]]] = []
     for column in table.columns:
@@ -303,7 +304,7 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
+def run_notes(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
     """Budget, protocol, deviations, the run itself and every distinct failure, in full."""
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     c = lambda column: common_value(frame, column)  # noqa: E731
@@ -319,19 +320,19 @@ def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> l
                              f"git {meta.get('git_commit', c('git_commit'))}{timing}"
                              + (f"; applied {' '.join(study.applied)}" if study.applied else "") + "."))
     notes += _val_tracks_test(study, frame)
-    failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
+    failed = frame[frame["status"].isin([Status.FAILED, Status.ERROR])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):
         notes.append(Note("failed", f"{len(group)} trial(s) failed: {message}"))
     return notes
 
 
-def _val_tracks_test(study: SavedStudy, frame: pd.DataFrame) -> list[Note]:
+def _val_tracks_test(study: Study, frame: pd.DataFrame) -> list[Note]:
     """How well what a search or a no-peek choice sees (the validation metric) ranks trials as the
     test metric does: Spearman's rank correlation over the finished trials."""
     from scipy.stats import spearmanr
 
     test = next((metric for metric in study.table.metrics if metric.startswith("test_")), None)
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
     if test is None or study.metric not in ok or test not in ok:
         return []
     pairs = ok[[study.metric, test]].dropna()

@@ -21,8 +21,9 @@ from adcore.data.check import Resolved, check_data
 from adcore.data.config import DataConfig
 from adcore.data.sources import DataConfigError
 from adcore.params import StrictModel
+from studyspec.schema import Study
 from tune.grid import point_layers
-from tune.study import Study, StudyError, format_errors
+from tune.study import StudyError, format_errors
 
 SHOWN_POINTS = 3  # grid points a problem names before it counts the rest
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adcore.row import Status
+from studyspec.schema import Study
 from tune.grid import GridPoint
 from tune.results import RunDir
-from tune.study import Study
 from tune.trial_store import records
-
-DONE = ("ok", "failed", "stopped_early")
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class Remaining:
 
 
 def done_rows(run: RunDir) -> dict[str, dict[str, Any]]:
-    return {row["trial_id"]: row for row in run.rows() if row.get("status") in DONE}
+    return {row["trial_id"]: row for row in run.rows() if Status(row["status"]).done}
 
 
 def remaining(study: Study, points: list[GridPoint], run: RunDir | None) -> Remaining:
@@ -95,5 +94,5 @@ def _searched(record: dict[str, Any] | None, row: dict[str, Any], keys: list[str
 
 def _value(row: dict[str, Any], metric: str) -> float | None:
     value = row.get(metric)
-    return float(value) if row["status"] != "failed" and isinstance(value, (int, float)) else None
+    return float(value) if row["status"] != Status.FAILED and isinstance(value, (int, float)) else None
 

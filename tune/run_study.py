@@ -21,7 +21,6 @@ import math
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,25 +31,28 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
     sys.path.insert(0, str(ROOT))
 
 from adcore.config import flatten  # noqa: E402
+from adcore.row import Status  # noqa: E402
+from studyspec.schema import Study  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
-from tune.results import RunDir, write_trials_csv  # noqa: E402
+from tune.results import RunDir, git_commit, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
-from tune.study import Study, StudyError, load_study  # noqa: E402
+from tune.study import StudyError, load_study  # noqa: E402
 from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
 
-MLFLOW_STATUS = {"ok": "FINISHED", "failed": "FAILED", "error": "FAILED", "stopped_early": "KILLED", "unfinished": "KILLED"}
+MLFLOW_STATUS = {Status.OK: "FINISHED", Status.FAILED: "FAILED", Status.ERROR: "FAILED", Status.STOPPED_EARLY: "KILLED",
+                 Status.UNFINISHED: "KILLED"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python tune/run_study.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", help="the study YAML (studies/*.yaml)")
+    parser.add_argument("study", nargs="?", help="the study YAML (studies/*.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trial config key (optim.lr=0.01), narrow a grid axis (data.fold=0) or "
                              "change a study key (scheduler.name=asha, grid.seed=[0,1,2]); repeatable")
@@ -64,12 +66,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-cpus", type=float, help="local Ray only: CPUs to offer (default: all cores)")
     parser.add_argument("--num-gpus", type=float, help="local Ray only: GPUs to offer (may be logical)")
     parser.add_argument("--node-ip-address", help="local Ray only: the address its node announces (e.g. 127.0.0.1)")
+    parser.add_argument("--ray-dashboard", nargs="?", const=8265, type=int, metavar="PORT",
+                        help="local Ray only: serve Ray's dashboard on 127.0.0.1:PORT (default 8265) while the study runs")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root (default: ./results)")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
     args = parser.parse_args(argv)
+    if _is_study_file(args.resume) and not _is_study_file(args.study):  # --resume studies/x.yaml [RUN_ID]
+        args.study, args.resume = args.resume, args.study or "latest"
+    if args.study is None:
+        parser.error("the study YAML is missing, e.g. python tune/run_study.py studies/ablation_table4.yaml --resume")
     args.command = shlex.join(["python", "tune/run_study.py", *(sys.argv[1:] if argv is None else argv)])
     return args
+
+
+def _is_study_file(value: str | None) -> bool:
+    return value is not None and value.endswith((".yaml", ".yml"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,17 +144,6 @@ def plan(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]
     return "\n".join(lines)
 
 
-def _git_commit() -> str:
-    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images)."""
-    try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True).stdout
-        return commit + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("GIT_COMMIT", "unknown")
-
-
 def _environment() -> None:
     """Settings that must be in place before Ray starts (measured on this Ray version)."""
     # Tune's experiment state is never read back (tune/resume.py): let Tune save it as rarely as its
@@ -168,7 +169,7 @@ def _start_tracking(args: argparse.Namespace, study: Study, run: RunDir, meta: d
         out = args.out.resolve()
         uri = args.tracking_uri or default_tracking_uri(out)
         tracking = Tracking(uri, study.name, str(run.path), str(out / "mlartifacts") if is_local(uri) else None)
-        params = {"study.name": study.name, "study.trials": _total(study),
+        params = {"study.name": study.name, "study.trials": study.trials,
                   "study.scheduler": study.scheduler.name, "study.metric": study.metric,
                   "study.applied": " ".join(study.applied),
                   **{f"study.grid.{axis}": values for axis, values in study.grid.items()},
@@ -197,7 +198,7 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     resuming = run is not None
     todo = remaining(study, points, run)
     run = run or RunDir.create(args.out.resolve(), study.name)
-    meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": _git_commit(),
+    meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": git_commit(),
                                               "started_at": time.time(), "wall_s": 0.0}
     if not resuming:
         run.study_yaml.write_text(study.to_yaml())
@@ -225,21 +226,25 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
     address = args.address or "local"
     quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
     if address == "local":
-        ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus, include_dashboard=False,
-                 _node_ip_address=args.node_ip_address, **quiet)
+        dashboard = {"include_dashboard": args.ray_dashboard is not None, "dashboard_host": "127.0.0.1",
+                     "dashboard_port": args.ray_dashboard or 8265}
+        started_ray = ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                               _node_ip_address=args.node_ip_address, **dashboard, **quiet)
+        if args.ray_dashboard is not None:
+            print(f"Ray dashboard: http://{started_ray.dashboard_url} (token: ~/.ray/auth_token)", flush=True)
     else:
         ray.init(address=address, **quiet)
     try:
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)
         left = todo.num_samples if study.search else len(todo.points)
-        print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {_total(study)} trials, up to "
+        print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {study.trials} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)
         started = meta["fit_started_at"] = time.time()
         meta.setdefault("sessions", []).append({"command": args.command, "fit_started_at": started})
         run.write_meta(meta)  # the command of each start and resume, kept if the driver is killed
-        unfinished = _unfinished(run, tuner.fit())
+        unfinished = _unfinished(run, tuner.fit(), meta["git_commit"])
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return unfinished
     finally:
@@ -253,7 +258,7 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     from dashboards.aggregate import aggregate
     from tune.trainable import work_root
 
-    total = _total(study)
+    total = study.trials
     frame = write_trials_csv(run, unfinished)
     rows = frame.to_dict("records")
     complete = len(done_rows(run)) >= total
@@ -274,10 +279,10 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     if tracking.uri.startswith("sqlite:"):
         print(f"         mlflow ui --backend-store-uri {tracking.uri}")
     if not complete:
-        print(f"interrupted: {sum(r['status'] != 'unfinished' for r in rows)} of {total} trials ended; continue with\n"
+        print(f"interrupted: {sum(r['status'] != Status.UNFINISHED for r in rows)} of {total} trials ended; continue with\n"
               f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
         return 1
-    return 0 if any(row["status"] == "ok" for row in rows) else 1
+    return 0 if any(row["status"] == Status.OK for row in rows) else 1
 
 
 def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: bool, frame: "pd.DataFrame",
@@ -302,11 +307,11 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
               flush=True)
 
 
-def _unfinished(run: RunDir, grid: Any) -> list[dict[str, Any]]:
+def _unfinished(run: RunDir, grid: Any, git_commit: str) -> list[dict[str, Any]]:
     """Rows for the trials of this session's ResultGrid that have not ended (an interrupted study):
     their config and the last metrics they reported. Every ended trial has its row file already."""
-    return [unended_trial_row(run, result.config, result.metrics or {}, "unfinished") for result in grid
-            if not run.row_file(trial_id(result.config)).exists()]
+    return [unended_trial_row(run, result.config, result.metrics or {}, Status.UNFINISHED, git_commit)
+            for result in grid if not run.row_file(trial_id(result.config)).exists()]
 
 
 def _write_report(run: RunDir) -> Path | None:
@@ -319,10 +324,6 @@ def _write_report(run: RunDir) -> Path | None:
         logging.getLogger(__name__).exception("the HTML report failed; rebuild it with python dashboards/report.py %s",
                                               run.path)
         return None
-
-
-def _total(study: Study) -> int:
-    return study.search.num_samples if study.search else math.prod(map(len, study.grid.values()))
 
 
 def _workers(study: Study) -> int:
@@ -338,7 +339,7 @@ def _workers(study: Study) -> int:
 
 def _summary_metrics(trials: "pd.DataFrame") -> dict[str, float]:
     """Parent-run metrics: mean test metrics over finished trials, per arm where there are arms."""
-    frame = trials[trials["status"] == "ok"]
+    frame = trials[trials["status"] == Status.OK]
     metrics: dict[str, float] = {"trials_ok": float(len(frame)), "trials": float(len(trials))}
     for metric in ("test_ap", "test_auroc"):
         if metric in frame:

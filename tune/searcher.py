@@ -7,13 +7,22 @@ checkpoints and its MLflow run are all keyed by it. On ``--resume`` a new search
 the run's finished trials (from their rows) as evaluated points, and its unfinished ones (started,
 no final row) as points to propose first, each under its old id, so it continues from its
 checkpoint and logs into its MLflow run.
+
+The searcher's Optuna study lives in the driver's memory; ``export_study`` copies it into the run
+directory (``optuna.db``), where ``dashboards/serve.py optuna`` opens it: nothing outside tune/ reads
+Tune's own state.
 """
 from __future__ import annotations
 
 import math
+import os
+import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 from ray.tune.search.optuna import OptunaSearch
 
 from tune.resume import Evaluated, search_trial_id
@@ -66,3 +75,30 @@ class KeyedOptunaSearch(OptunaSearch):
 
 def _flat(params: dict[str, Any]) -> dict[str, Any]:
     return {f"{PREFIX}{key}": value for key, value in params.items()}
+
+
+def export_study(searcher: KeyedOptunaSearch, path: Path, name: str, metric: str, statuses: dict[str, str]) -> None:
+    """Write the searcher's Optuna study to an SQLite storage at ``path`` (replacing it atomically): every
+    trial with its parameters (dotted config keys), values and per-epoch intermediate values, its
+    ``trial_id`` and its row's status (``running`` while it has none) as user attributes."""
+    source: optuna.Study = searcher._ot_study
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    target = optuna.create_study(storage=f"sqlite:///{tmp}", study_name=name, directions=source.directions)
+    for trial in source.get_trials(deepcopy=False):
+        status = statuses.get(trial.user_attrs.get("trial_id", ""), "running")
+        target.add_trial(FrozenTrial(
+            number=trial.number, state=trial.state, value=None, values=trial.values,
+            datetime_start=trial.datetime_start, datetime_complete=trial.datetime_complete,
+            params={key.removeprefix(PREFIX): value for key, value in trial.params.items()},
+            distributions={key.removeprefix(PREFIX): dist for key, dist in trial.distributions.items()},
+            user_attrs={**trial.user_attrs, "status": status}, system_attrs=trial.system_attrs,
+            intermediate_values=trial.intermediate_values, trial_id=0))  # the storage numbers its own
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        target.set_metric_names([metric])
+    target.set_user_attr("note", f"Written by the study's driver from its searcher at {time.strftime('%Y-%m-%d %H:%M:%S')}. "
+                                 f"Objective: {metric}, the validation metric the search optimised, per epoch as "
+                                 "intermediate values; test metrics are in the report and trials.csv, never in the "
+                                 "search. Status stopped_early: stopped by the scheduler.")
+    os.replace(tmp, path)

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ValidationError
 
 from adcore.config import TrialConfig, set_dotted
 from adcore.params import search_range
-from tune.study import Study, StudyError, format_errors
+from studyspec.schema import Study
+from tune.study import StudyError, format_errors
 
 
 def declared_range(config: TrialConfig, key: str) -> dict[str, Any] | None:

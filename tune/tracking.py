@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from studyspec.layout import read_jsonl
 from tune.results import atomic_write
 
 log = logging.getLogger(__name__)
@@ -116,15 +117,7 @@ class Journal:
 
     def records(self) -> list[dict[str, Any]]:
         """The journal's records; a line cut short by a killed process is not one."""
-        if not self.file.exists():
-            return []
-        found = []
-        for line in self.file.read_text().splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-        return found
+        return read_jsonl(self.file)
 
     def _append(self, record: dict[str, Any]) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)

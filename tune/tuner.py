@@ -12,12 +12,12 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
-from tune.callbacks import Progress, RowWriter, TrackingSync
+from studyspec.schema import Study
+from tune.callbacks import Progress, RowWriter, SearchExport, TrackingSync
 from tune.grid import GridPoint, trial_id
 from tune.resume import Remaining
 from tune.results import RunDir
 from tune.searcher import KeyedOptunaSearch
-from tune.study import Study
 from tune.trainable import TrialContext, train
 
 
@@ -82,11 +82,15 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
     benchmark passes one that trains nothing)."""
     max_epochs = max(point.trial.optim.epochs for point in todo.points)
     run.write_points(point.as_dict() for point in todo.points)
+    search = searcher(study, todo, earlier_sessions)
+    callbacks = [RowWriter(run, context.git_commit), TrackingSync(context.tracking), Progress(study.metric)]
+    if search is not None:
+        callbacks.append(SearchExport(search, run, f"{study.name}/{run.run_id}", study.metric))
     return tune.Tuner(
         trainable(study, context, function),
         param_space=param_space(study, todo.points, space),
         tune_config=tune.TuneConfig(
-            metric=study.metric, mode=study.mode, search_alg=searcher(study, todo, earlier_sessions),
+            metric=study.metric, mode=study.mode, search_alg=search,
             scheduler=scheduler(study, max_epochs),
             num_samples=todo.num_samples if study.search else 1,
             max_concurrent_trials=study.concurrency, reuse_actors=True,
@@ -94,4 +98,4 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
         run_config=tune.RunConfig(
             name=run.tune_dir.name, storage_path=str(run.path),
             failure_config=tune.FailureConfig(max_failures=study.max_failures),
-            callbacks=[RowWriter(run), TrackingSync(context.tracking), Progress(study.metric)], verbose=0))
+            callbacks=callbacks, verbose=0))

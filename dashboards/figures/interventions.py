@@ -18,7 +18,7 @@ import pandas as pd
 from dashboards.describe import short_budget
 from dashboards.figures.base import FIGURES, pyplot, rows_by_axis, save, value_labels
 from dashboards.metrics import metric_label, metric_scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 AXIS = "data.factors.intervention"
 DCI = "test_dci_disentanglement"
@@ -42,7 +42,7 @@ def _std(values: pd.Series) -> float:
 
 
 @FIGURES.register("interventions")
-def interventions(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def interventions(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the panels; None without the intervention axis or a finished trial."""
     found = rows_by_axis(study, frame, AXIS)
     if found is None:

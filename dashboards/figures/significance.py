@@ -10,11 +10,11 @@ import pandas as pd
 from dashboards.figures.base import FIGURES, save
 from dashboards.metrics import metric_label
 from dashboards.significance import significance
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 
 @FIGURES.register("paired_differences")
-def paired_differences_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def paired_differences_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     from dashboards.stat_plots import interval_plot
 
     result = significance(study, frame)
@@ -25,7 +25,7 @@ def paired_differences_figure(study: SavedStudy, frame: pd.DataFrame, folder: Pa
 
 
 @FIGURES.register("critical_difference")
-def critical_difference_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def critical_difference_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     from dashboards.stat_plots import cd_diagram
 
     result = significance(study, frame)

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from dashboards.figures import FIGURES
-from dashboards.spec import SavedStudy
+from dashboards.spec import labelled
+from studyspec.schema import Study
 
 ARMS = ["hsc", "adra", "adib"]
 GRID = {"arm": ARMS, "data.oe_corpus": ["mnist5k", "smooth_noise"], "data.fold": [7, 0], "regularizer.alpha": [0.0, 0.01],
@@ -48,14 +49,14 @@ def _frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-GRID_STUDY = SavedStudy.from_dict({
+GRID_STUDY = Study.model_validate({
     "name": "synthetic", "grid": GRID,
     "table": {"rows": "arm", "columns": "data.oe_corpus", "baseline": "hsc", "compare_to": "hsc",
               "metrics": ["test_auroc", "test_ap"],
               "paper": {"metric": "mAUC (%)", "columns": {"SVHN": {"hsc": 70.2, "adra": 75.3, "adib": 79.8},
                                                           "object_colorblue": {"hsc": 11.7},
                                                           "DCI disentanglement": {"hsc": 0.068}}}}})
-SEARCH_STUDY = SavedStudy.from_dict({
+SEARCH_STUDY = Study.model_validate({
     "name": "synthetic_search", "grid": {"arm": ["adib"]}, "metric": "val_ap",
     "search": {"num_samples": 4, "space": {"regularizer.alpha": {"type": "loguniform"}, "optim.lr": {}}}})
 
@@ -73,7 +74,7 @@ def test_an_axis_of_lists_reads_back_from_trials_csv_as_its_labels(tmp_path: Pat
     axis = "data.factors.normal.object_color"
     frame = _frame().assign(**{axis: lambda f: f[axis].map(lambda label: json.dumps(label.split("+")))})
     frame.to_csv(tmp_path / "trials.csv", index=False)
-    read = GRID_STUDY.labelled(pd.read_csv(tmp_path / "trials.csv"))
+    read = labelled(GRID_STUDY, pd.read_csv(tmp_path / "trials.csv"))
     assert set(read[axis]) == {"red", "red+blue"}
     assert read["data.factors.intervention"].tolist() == frame["data.factors.intervention"].tolist()
     assert FIGURES.get("colour_robustness")(GRID_STUDY, read, tmp_path / "figures") is not None

@@ -32,7 +32,7 @@ def test_mlflow_ui_serves_parent_and_child_runs_on_loopback(smoke_run: Path, ser
     assert parents[0]["info"]["status"] == "FINISHED"
 
     trials = pd.read_csv(smoke_run / "trials.csv")
-    assert sorted(run["info"]["run_name"] for run in children) == sorted(trials["trial"])
+    assert sorted(run["info"]["run_name"] for run in children) == sorted(trials["trial_id"])
     for child in children:
         params = {p["key"]: p["value"] for p in child["data"]["params"]}
         assert params["arm"] in ("a1", "a7") and params["data.fold"] == "0" and params["optim.epochs"] == "2"

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from adcore.config import deep_merge
+from studyspec.schema import SMOKE_BUDGET
 from tune.local_cluster import LocalCluster
 from tune.results import RunDir
 from tune.run_study import main
-from tune.study import SMOKE_BUDGET
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tune" / "run_study.py"

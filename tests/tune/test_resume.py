@@ -36,10 +36,10 @@ def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tm
 
     assert run_study(study, "--resume") == 0
     frame = trials(the_run(out, "killed"))
-    assert sorted(frame["trial"]) == [f"a2-fold{fold}" for fold in range(4)]  # exactly one row per grid point
+    assert sorted(frame["trial_id"]) == [f"a2-fold{fold}" for fold in range(4)]  # exactly one row per grid point
     assert (frame["status"] == "ok").all() and frame["epochs_run"].eq(2).all()
     for row in before:  # finished trials were not run again
-        assert frame.set_index("trial").loc[row["trial"], "started_at"] == row["started_at"]
+        assert frame.set_index("trial_id").loc[row["trial_id"], "started_at"] == row["started_at"]
 
     parents, children = mlflow_runs(out, "killed")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"

@@ -21,7 +21,7 @@ from tune.trial_store import TrialStore
 
 
 def _row(run: RunDir, trial_id: str, status: str, **values: float) -> None:
-    run.write_row({"trial_id": trial_id, "trial": trial_id, "status": status, **values})
+    run.write_row({"trial_id": trial_id, "status": status, **values})
 
 
 def test_a_grid_resumes_the_points_without_a_done_row_even_with_an_empty_tune_state(tmp_path: Path) -> None:

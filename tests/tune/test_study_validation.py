@@ -13,7 +13,7 @@ GOOD = {"grid": {"data.fold": [0, 1]}}
 
 
 @pytest.mark.parametrize(("edit", "sets", "key", "hint"), [
-    ({"schedulr": {"name": "asha"}}, [], "schedulr", "valid keys: applied, base, budgets, concurrency"),
+    ({"schedulr": {"name": "asha"}}, [], "schedulr", "valid keys: base, budgets, concurrency"),
     ({"scheduler": {"name": "hyperband"}}, [], "scheduler.name", "'fifo', 'asha' or 'median'"),
     ({"scheduler": {"grace": 2}}, [], "scheduler.grace", "valid keys: grace_period, min_samples_required, name"),
     ({"metric": "test_ap"}, [], "metric", "'val_ap' or 'val_auroc'"),
@@ -37,6 +37,7 @@ def test_bad_study_file_fails_with_the_key_path(tmp_path: Path, capsys, edit: di
     error = capsys.readouterr().err
     assert code == 2
     assert str(study) in error and key in error and hint in error, error
+    assert not {"applied", "overrides"} & set(error.replace(",", " ").split()), "internal fields listed as keys"
     assert not (tmp_path / "results").exists()  # nothing started
 
 
@@ -53,3 +54,12 @@ def test_dry_run_lists_the_product_of_the_grid(tmp_path: Path, capsys) -> None:
     assert main([str(study), "--dry-run", "--set", "data.fold=3", "--set", "grid.seed=[0,1,2]"]) == 0
     assert "9 trials = arm (3) x data.fold (1) x seed (3)" in capsys.readouterr().out
 
+
+
+def test_resume_given_the_study_path_resumes_that_study(tmp_path: Path, capsys) -> None:
+    """`--resume studies/x.yaml` names the study (its newest run), not a run id called studies/x.yaml."""
+    study = write_study(tmp_path, "resumable", **GOOD)
+    for argv in (["--resume", str(study)], ["--resume", str(study), "20990101-000000"], [str(study), "--resume"]):
+        assert main([*argv, "--out", str(tmp_path / "results")]) == 2
+        error = capsys.readouterr().err
+        assert "of study 'resumable' to resume" in error and "the following arguments are required" not in error
