@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 
-from adcore.data.benchmarks import BENCHMARKS
-from adcore.data.benchmarks.base import held_oe_class
+from adcore.data.protocols import BENCHMARKS
+from adcore.data.protocols.base import held_oe_class
 from adcore.data.config import DataConfig
 from adcore.data.overlap import default_oe_classes, overlap_error
 from adcore.data.sources import (Census, DataConfigError, DataNotFoundError, LoadSettings, Source, SourceParams,

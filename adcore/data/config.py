@@ -1,6 +1,6 @@
 """What data a trial sees: the source, the benchmark protocol and its classes, the OE corpus, the
 image size and the image budget. Protocol-specific checks live with the protocol
-(``adcore.data.benchmarks``), which this config asks once it is otherwise valid."""
+(``adcore.data.protocols``), which this config asks once it is otherwise valid."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -84,7 +84,7 @@ class DataConfig(StrictModel):
     @field_validator("benchmark")
     @classmethod
     def _registered(cls, name: str) -> str:
-        from adcore.data.benchmarks import BENCHMARKS
+        from adcore.data.protocols import BENCHMARKS
 
         return BENCHMARKS.known(name)
 
@@ -97,7 +97,7 @@ class DataConfig(StrictModel):
 
     @model_validator(mode="after")
     def _protocol_accepts(self) -> "DataConfig":
-        from adcore.data.benchmarks import BENCHMARKS
+        from adcore.data.protocols import BENCHMARKS
 
         BENCHMARKS.get(self.benchmark)().check(self)
         return self

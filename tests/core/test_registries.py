@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from adcore.config import build_config
-from adcore.data.benchmarks import BENCHMARKS
+from adcore.data.protocols import BENCHMARKS
 from adcore.data.config import DataConfig
 from adcore.data.sources import SOURCES
 from adcore.methods import METHODS

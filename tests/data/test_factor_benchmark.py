@@ -11,8 +11,8 @@ import torch
 from pydantic import ValidationError
 
 from adcore import build_config, run_trial
-from adcore.data.benchmarks import make_benchmark
-from adcore.data.benchmarks.factors import draw
+from adcore.data.protocols import make_benchmark
+from adcore.data.protocols.factors import draw
 from adcore.data.config import DataConfig
 from adcore.data.factors import FACTOR_NAMES, FACTORS, count, factor_source, flat_index, select
 from adcore.data.transforms import resize_images

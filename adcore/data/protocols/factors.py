@@ -33,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from adcore.data.benchmarks.base import BENCHMARKS, Benchmark, Embed, Protocol, take
+from adcore.data.protocols.base import BENCHMARKS, Benchmark, Embed, Protocol, take
 from adcore.data.config import DataConfig, FactorConfig, FactorFilter
 from adcore.data.factors import NUM_IMAGES, codes_of, count, factor_source, factor_sources, flat_index, select
 
