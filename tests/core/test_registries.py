@@ -8,7 +8,6 @@ from pydantic import ValidationError
 
 from adcore.config import build_config
 from adcore.data.protocols import BENCHMARKS
-from adcore.data.config import DataConfig
 from adcore.data.sources import SOURCES
 from adcore.methods import METHODS
 from adcore.models import BACKBONES
@@ -52,5 +51,5 @@ def test_every_preset_is_a_valid_trial_config_with_a_label() -> None:
 
 def test_an_unknown_benchmark_lists_every_registered_one() -> None:
     with pytest.raises(ValidationError) as error:
-        DataConfig(benchmark="leave_one")
+        build_config({"data": {"benchmark": "leave_one"}})
     assert all(name in str(error.value) for name in BENCHMARKS)

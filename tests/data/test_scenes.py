@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from adcore.context import default_cache_dir
-from adcore.data.factors import (FACTOR_NAMES, FACTOR_SOURCES, NUM_IMAGES, SIZES, check_codes, codes_of,
-                                 factor_source, flat_index, select)
-from adcore.data.sources import DataNotFoundError
+from adcore.cache import default_cache_dir
+from adcore.data.factors import (FACTOR_NAMES, FACTOR_SOURCES, NUM_IMAGES, SIZES, check_codes, codes_of, flat_index,
+                                 select)
+from adcore.data.sources import DataNotFoundError, factor_source
 from adcore.data.sources import scenes as sc
 from adcore.data.sources.base import DATA_ROOT_ENV
 from adcore.data.sources.mpi3d import MPI3D
