@@ -37,17 +37,22 @@ def make_benchmark(cfg: DataConfig, seed: int, cache_dir: Path | None = None) ->
 
 def checked(cfg: DataConfig) -> DataConfig:
     """``cfg`` once ``data.benchmark`` names a registered protocol that accepts it; otherwise a pydantic
-    ValidationError (an unknown name at the key ``benchmark``), so a model holding the config reports
-    the key path, ``data.benchmark`` or ``data``."""
-    where: tuple[str, ...] = ("benchmark",)
+    ValidationError, so a model holding the config reports the key path: ``data.benchmark`` for an
+    unknown name, ``data`` for what the protocol refuses."""
     try:
         BENCHMARKS.known(cfg.benchmark)
-        where = ()
+    except ValueError as error:
+        raise _invalid(("benchmark",), cfg.benchmark, error) from None
+    try:
         protocol_of(cfg)
     except ValueError as error:
-        line = {"type": "value_error", "loc": where, "input": cfg.benchmark if where else cfg, "ctx": {"error": error}}
-        raise ValidationError.from_exception_data("DataConfig", [line]) from None
+        raise _invalid((), cfg, error) from None
     return cfg
+
+
+def _invalid(where: tuple[str, ...], value: object, error: ValueError) -> ValidationError:
+    line = {"type": "value_error", "loc": where, "input": value, "ctx": {"error": error}}
+    return ValidationError.from_exception_data("DataConfig", [line])
 
 
 CheckedDataConfig = Annotated[DataConfig, AfterValidator(checked)]
