@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from adcore.data.factors import FACTOR_SOURCES, FactorSource, FactorSourceFactory
 from adcore.data.sources import (  # noqa: F401  (registration)
     cifar, digits, fashion_mnist, image_folder, imagenet_subsets, mnist, mnist5k, mvtec, npz, smooth_noise, stl10, svhn)
 from adcore.data.sources.base import (SOURCES, Census, DataConfigError, DataNotFoundError, ImageSet, Source)
-from adcore.data.factors import FACTOR_SOURCES, FactorSource, FactorSourceFactory
 from adcore.data.sources.layouts import LAYOUTS, LoadSettings, SourceParams, resolve_source
 from adcore.registry import Registry
 
