@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from adcore.data.config import DataConfig
+from adcore.data.protocols import CheckedDataConfig
 from adcore.params import ComponentParams, StrictModel, hparam
 
 
@@ -96,7 +97,7 @@ class TrialConfig(StrictModel):
     selection_metric: Literal["val_ap", "val_auroc"] = Field(
         "val_ap", description="the validation metric whose best epoch the row records (best_<metric>, best_val_epoch); "
         "recorded, it chooses nothing (a study sets it to the metric it searches and schedules on)")
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: CheckedDataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     method: SerializeAsAny[ComponentParams] = Field(
         default_factory=lambda: {"name": "oe_classifier"}, validate_default=True,

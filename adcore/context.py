@@ -13,7 +13,6 @@ feature that kNN, centre and Dirichlet scores read, so the trunk is not autocast
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -74,7 +73,3 @@ class FitContext:
                 outputs.append(fn(x).float())
         return torch.cat(outputs)
 
-
-def default_cache_dir(configured: str | None) -> Path:
-    path = configured or os.environ.get("ADCORE_CACHE") or Path.home() / ".cache" / "adcore"
-    return Path(path).expanduser()

@@ -61,7 +61,7 @@ def empty_row(config: TrialConfig | dict[str, Any], status: Status, message: str
     """A row with every fixed key of this (valid) config: status, message, the flattened config, then
     the metrics (the common ones, its benchmark's and its method's own, and the layer probe's) and facts
     as None until the trial fills them."""
-    from adcore.data.benchmarks import BENCHMARKS
+    from adcore.data.protocols import BENCHMARKS
     from adcore.methods import METHODS
     from adcore.metrics import AP_DEFINITION
 

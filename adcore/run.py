@@ -36,7 +36,7 @@ def _leaf_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, An
 
 
 def _component_help() -> str:
-    from adcore.data.benchmarks import BENCHMARKS
+    from adcore.data.protocols import BENCHMARKS
     from adcore.methods import METHODS
     from adcore.objectives import REGULARIZERS
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from adcore.config import ProbeConfig, TrialConfig
-from adcore.context import FitContext, default_cache_dir
+from adcore.cache import default_cache_dir
+from adcore.context import FitContext
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.data.transforms import FeatureTransform
 from adcore.methods import METHODS, Detector, build_method

@@ -6,6 +6,10 @@ import sys
 import pytest
 
 from adcore.config import TrialConfig
+from adcore.data.protocols import BENCHMARKS
+from adcore.methods import METHODS
+from adcore.objectives import REGULARIZERS
+from adcore.presets import PRESETS
 from adcore.run import _leaf_fields, main
 
 
@@ -13,8 +17,10 @@ def test_help_documents_every_field() -> None:
     out = subprocess.run([sys.executable, "-m", "adcore.run", "--help"], capture_output=True, text=True, check=True).stdout
     for dotted, _, _ in _leaf_fields(TrialConfig):
         assert f"--{dotted}" in out, dotted
-    for name in ("oe_classifier", "hsc", "doc", "dsvdd", "sad", "l2sp", "ewc", "a7"):
-        assert name in out
+    for registry in (METHODS, REGULARIZERS, PRESETS):  # each with its parameters or label, one a line
+        for name in registry:
+            assert f"\n  {name}:" in out, f"{registry.kind} {name}"
+    assert f"benchmarks (--data.benchmark): {', '.join(BENCHMARKS)}\n" in out
 
 
 def test_prints_one_json_row(capsys, tiny_budget) -> None:

@@ -11,10 +11,11 @@ import torch
 from pydantic import ValidationError
 
 from adcore import build_config, run_trial
-from adcore.data.benchmarks import make_benchmark
-from adcore.data.benchmarks.factors import draw
 from adcore.data.config import DataConfig
-from adcore.data.factors import FACTOR_NAMES, FACTORS, count, factor_source, flat_index, select
+from adcore.data.factors import FACTOR_NAMES, FACTORS, count, flat_index, select
+from adcore.data.protocols import checked, make_benchmark
+from adcore.data.protocols.factors import draw
+from adcore.data.sources import factor_source
 from adcore.data.transforms import resize_images
 from adcore.row import empty_row
 
@@ -30,7 +31,7 @@ FIGURE_2 = {"normal": {"object_shape": "cone", "object_color": ["red", "blue"]},
 def data_config(factors: dict[str, Any], **data: Any) -> DataConfig:
     defaults = {"dataset": "scenes", "oe_corpus": "scenes", "benchmark": "factors", "val_protocol": "oe_factor_holdout",
                 "n_normal": 200, "n_oe": 300, "n_val": 40, "n_test": 100, "image_size": 16}
-    return DataConfig(**{**defaults, **data}, factors=factors)
+    return checked(DataConfig(**{**defaults, **data}, factors=factors))
 
 
 def allows(codes: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
@@ -140,11 +141,11 @@ def test_check_refuses_what_a_trial_could_not_run(factors: dict[str, Any], data:
 
 def test_other_benchmarks_refuse_factor_fields_and_factors_needs_them() -> None:
     with pytest.raises(ValidationError, match="only benchmark factors reads"):
-        DataConfig(factors={"normal": RED_CONE, "intervention": {"object_color": "blue"}})
+        checked(DataConfig(factors={"normal": RED_CONE, "intervention": {"object_color": "blue"}}))
     with pytest.raises(ValidationError, match="benchmark factors needs data.factors"):
-        DataConfig(dataset="scenes", oe_corpus="scenes", benchmark="factors")
+        checked(DataConfig(dataset="scenes", oe_corpus="scenes", benchmark="factors"))
     with pytest.raises(ValidationError, match="oe_factor_holdout does not fit benchmark leave_one_out"):
-        DataConfig(val_protocol="oe_factor_holdout")
+        checked(DataConfig(val_protocol="oe_factor_holdout"))
 
 
 def test_counting_equals_enumerating() -> None:

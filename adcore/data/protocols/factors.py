@@ -33,9 +33,10 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from adcore.data.benchmarks.base import BENCHMARKS, Benchmark, Embed, Protocol, take
 from adcore.data.config import DataConfig, FactorConfig, FactorFilter
-from adcore.data.factors import NUM_IMAGES, codes_of, count, factor_source, factor_sources, flat_index, select
+from adcore.data.factors import NUM_IMAGES, codes_of, count, flat_index, select
+from adcore.data.protocols.base import BENCHMARKS, Benchmark, Embed, Protocol, take
+from adcore.data.sources import factor_source, factor_sources
 
 DCI_SCORES = ("disentanglement", "completeness", "informativeness")
 
