@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards.figures import draw  # noqa: E402
-from dashboards.spec import SavedStudy  # noqa: E402
-from dashboards.table_formats import write_all  # noqa: E402
-from dashboards.tables import build_table  # noqa: E402
+from dashboards.figures import draw
+from dashboards.spec import SavedStudy
+from dashboards.table_formats import write_all
+from dashboards.tables import build_table
 
 
 def aggregate(run_dir: str | Path) -> str:
@@ -34,12 +31,12 @@ def aggregate(run_dir: str | Path) -> str:
     return markdown
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python dashboards/aggregate.py") -> int:
     import argparse
 
     from dashboards.report import write_report
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="results/<study>/<run-id> of a finished (or interrupted) run")
     args = parser.parse_args(argv)
     print(aggregate(args.run_dir))

@@ -15,6 +15,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from tune.grid import trial_id, unended_trial_row
+from tune.models import Selection
 from tune.results import RunDir, write_trials_csv
 from tune.tracking import Tracking
 
@@ -78,6 +79,17 @@ class TrackingSync(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._ended(trial)
+
+
+class KeptModels(Callback):
+    """When a trial ends, remove the trained detector that lost to the study's selection (``tune/models.py``),
+    so that a run keeps about one per arm on disk, not one per trial."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self.selection.ended(trial_id(trial.config))
 
 
 class Progress(Callback):

@@ -29,6 +29,7 @@ from adcore import run_trial
 from adcore.config import TrialConfig, flatten
 from adcore.train import CHECKPOINT_FILE, load_checkpoint
 from tune.grid import trial_config, trial_id, trial_point
+from tune.models import model_dir
 from tune.results import RunDir
 from tune.tracking import TRIAL_TAG, Tracking, http_defaults
 from tune.trial_store import TrialStore
@@ -100,7 +101,8 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
 
     status = "KILLED"  # if a scheduler stops the trial, report() exits the thread with SystemExit
     try:
-        row = {**extras, **run_trial(cfg, report=report, checkpoint_dir=workdir)}
+        row = {**extras, **run_trial(cfg, report=report, checkpoint_dir=workdir,
+                                     model_dir=model_dir(context.run_path, key))}
         if row["status"] != "ok":
             journal.set_tags({"error": row["message"][:5000]})
             held = {key: math.nan for key in ("val_ap", "val_auroc")}  # what searchers read as a failed trial

@@ -12,8 +12,9 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
-from tune.callbacks import Progress, RowWriter, TrackingSync
+from tune.callbacks import KeptModels, Progress, RowWriter, TrackingSync
 from tune.grid import GridPoint, trial_id
+from tune.models import Selection
 from tune.resume import Remaining
 from tune.results import RunDir
 from tune.searcher import KeyedOptunaSearch
@@ -94,4 +95,5 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
         run_config=tune.RunConfig(
             name=run.tune_dir.name, storage_path=str(run.path),
             failure_config=tune.FailureConfig(max_failures=study.max_failures),
-            callbacks=[RowWriter(run), TrackingSync(context.tracking), Progress(study.metric)], verbose=0))
+            callbacks=[RowWriter(run), TrackingSync(context.tracking), KeptModels(Selection(study, run)),
+                       Progress(study.metric)], verbose=0))

@@ -108,6 +108,15 @@ class CSI(Detector):
         z, logit = self._split(ctx.forward_batched(self.embed, ctx.normal))
         self.train_z, self.weights = z, csi_weights(z, logit)
 
+    def fitted_state(self) -> dict[str, Any]:
+        if self.train_z is None or self.weights is None:
+            raise NotFittedError("csi: no training features yet; prepare_scoring() extracts them")
+        return {"train_z": self.train_z, "weights": list(self.weights)}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.train_z, self.weights = fitted["train_z"], tuple(fitted["weights"])
+
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.train_z is None or self.weights is None:
             raise NotFittedError("csi: no training features yet; prepare_scoring() extracts them")
