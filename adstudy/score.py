@@ -85,6 +85,9 @@ def _from_mlflow(uri: str, tracking_uri: str | None, into: Path) -> Path:
     require("mlflow", "score with an MLflow model URI")
     import mlflow
 
+    if tracking_uri:  # models:/ URIs resolve through the process's tracking and registry URIs
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into), tracking_uri=tracking_uri))
     except Exception as error:  # noqa: BLE001 - MLflow raises many kinds for an unknown model or store

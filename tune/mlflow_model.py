@@ -30,7 +30,7 @@ class KeptDetector(mlflow.pyfunc.PythonModel):
 
         self.detector = load_detector(context.artifacts[ARTIFACT])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow reads hints as a schema
         import numpy as np
         import torch
 

@@ -134,9 +134,10 @@ class Selection:
             return
         group = group_of(self.study, row)
         previous = self.best.get(group)
-        if previous is not None and not _beats(self.study, row, previous):
-            shutil.rmtree(model_dir(self.run.path, row["trial_id"]), ignore_errors=True)
-            return
-        if previous is not None and previous["trial_id"] != row["trial_id"]:
+        if previous is None or previous["trial_id"] == row["trial_id"]:
+            self.best[group] = row
+        elif _beats(self.study, row, previous):
             shutil.rmtree(model_dir(self.run.path, previous["trial_id"]), ignore_errors=True)
-        self.best[group] = row
+            self.best[group] = row
+        else:
+            shutil.rmtree(model_dir(self.run.path, row["trial_id"]), ignore_errors=True)
