@@ -29,7 +29,7 @@ from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
 from adcore.probe import check_stages, probe_metrics
 from adcore.row import best_key, empty_row
-from adcore.saved import method_on, save_detector, validation_threshold, write_row
+from adcore.saved import DETECTOR_FILE, method_on, save_detector, validation_threshold, write_row
 from adcore.train import Report, fit
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,10 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None, checkpoin
                   evaluation(parts.method, parts.ctx, bench, cfg.probe), report,
                   None if checkpoint_dir is None else Path(checkpoint_dir))
     if model_dir is not None and cfg.runtime.keep_model != "none":
-        keep_detector(parts, cfg, model_dir)
+        try:
+            keep_detector(parts, cfg, model_dir)
+        except OSError as error:  # a full disk costs the kept detector, never the trial's results
+            log.warning("the trained detector was not kept in %s: %s", model_dir, error)
     final = history[-1]
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
     out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
@@ -213,6 +216,6 @@ def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
         log.warning("trial failed: %s: %s", type(error).__name__, error)
         row.update(status="failed", message=f"{type(error).__name__}: {error}", node=platform.node())
     row["total_s"] = time.perf_counter() - started
-    if row["status"] == "ok" and model_dir is not None and cfg.runtime.keep_model != "none":
+    if row["status"] == "ok" and model_dir is not None and (Path(model_dir) / DETECTOR_FILE).exists():
         write_row(model_dir, row)
     return row

@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{__doc__.strip()}\n\n{usage()}")
         return 0
     if argv[0] == "--version":
-        from adcore.saved import adcore_version
+        from adstudy import __version__
 
-        print(f"adstudy {adcore_version()}")
+        print(f"adstudy {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
     if command not in HANDLERS:
