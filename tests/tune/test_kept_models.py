@@ -44,3 +44,32 @@ def test_the_driver_removes_a_detector_once_it_loses_and_keeps_the_selection_at_
     model_dir(run.path, "a1-0").mkdir()  # e.g. left by a killed driver
     prune(run, kept(study, ROWS))
     assert sorted(p.name for p in (run.path / "models").iterdir()) == ["a1-1", "a2-0"]
+
+
+def test_a_kept_model_waits_in_the_journal_while_mlflow_is_down_and_is_sent_once(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from tune.tracking import STUDY, Tracking
+
+    store = tmp_path / "store"
+    store.write_text("")  # a file where the store's folder goes: it cannot be opened, as a server that is down
+    tracking = Tracking(f"sqlite:///{store / 'mlflow.db'}", "outage", str(tmp_path / "run"), str(tmp_path / "art"))
+    tracking.journal(STUDY).start("run", {}, {"study": "outage"})
+    trial = tracking.journal("t1")
+    trial.start("t1", {}, {"study": "outage"})
+    folder = tmp_path / "run" / "models" / "t1"
+    folder.mkdir(parents=True)
+    (folder / "detector.pt").write_bytes(b"a kept detector")
+    trial.log_model(folder, {"study": "outage"}, "outage", {"config.seed": "0"})
+    trial.log_model(folder, {"study": "outage"}, "outage", {"config.seed": "0"})  # journaled once
+    assert tracking.sync() == {"synced": 0, "behind": 2}
+    store.unlink()  # the server is back
+    store.mkdir()
+    assert tracking.sync() == {"synced": 2, "behind": 0}
+    trial.state_file.write_text("{}")  # as if the sender was killed before it noted its progress: all sent again
+    assert tracking.sync() == {"synced": 2, "behind": 0}
+    client = MlflowClient(tracking.uri)
+    (model,) = client.search_logged_models([client.get_experiment_by_name("outage").experiment_id])
+    assert model.status == "READY" and model.source_run_id == trial.state()["run_id"]
+    (version,) = client.search_model_versions("name = 'outage'")
+    assert version.tags["config.seed"] == "0" and version.run_id == model.source_run_id
