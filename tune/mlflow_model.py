@@ -4,13 +4,15 @@ registered model ``<study>``.
 
 Sending is idempotent, as the journal needs (``tune/tracking.py``): the logged model is found first by
 its ``adstudy.model`` tag (``<run-id>/<trial_id>``) and its artifacts are sent only while it is not
-READY; a registry version is created only if none of that model has the tag. ``adstudy score`` reads a
+READY; a registry version is created only if none of that model has the tag. The model is MLflow's "model
+from code" (``tune/mlflow_code.py``), so loading it unpickles nothing. ``adstudy score`` reads a
 model back from any of its URIs (``models:/<study>/<version>``, ``models:/<model-id>``,
 ``runs:/<run-id>/detector``); ``mlflow.pyfunc.load_model(uri).predict(images)`` scores uint8 images
 (B, C, H, W) where adstudy is installed.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import mlflow.pyfunc
 
 MODEL_TAG = "adstudy.model"
+CODE = Path(__file__).with_name("mlflow_code.py")  # the model's code: no pickled object in the model
 MODEL_NAME = "detector"  # the logged model's name: runs:/<run-id>/detector
 ARTIFACT = "detector"  # the detector folder inside the MLflow model: <model>/artifacts/detector/
 
@@ -58,7 +61,8 @@ def send_model(client: Any, run_id: str, record: dict[str, Any]) -> None:
     if model.status != LoggedModelStatus.READY:
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / MODEL_NAME
-            mlflow.pyfunc.save_model(local, python_model=KeptDetector(), artifacts={ARTIFACT: record["path"]},
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per model in a study's output
+            mlflow.pyfunc.save_model(local, python_model=str(CODE), artifacts={ARTIFACT: record["path"]},
                                      pip_requirements=_requirements())
             client.log_model_artifacts(model.model_id, str(local))
         model = client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
