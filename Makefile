@@ -1,4 +1,6 @@
 # Two commands matter: `make study` (set up, run the main study) and `make test` (set up, run the tests).
+# Both call the adstudy command of the distribution that `make setup` installs (editable, every extra),
+# through constraints.txt: the versions CI tested.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -32,25 +34,25 @@ $(POSTGRES):
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 test: setup-test
 	$(PY) -m pytest -q
 
 study: setup
-	$(PY) tune/run_study.py $(STUDY_FILE)
+	$(VENV)/bin/adstudy run $(STUDY_FILE)
 
 # The newest run of a study in the MLflow UI or Optuna's dashboard, on 127.0.0.1:
 # make mlflow-ui [STUDY=ablation_table4] [PORT=5000]; make optuna-dashboard STUDY=adib_search [PORT=8080]
 mlflow-ui: $(STAMP)
-	$(PY) dashboards/serve.py mlflow results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
+	$(VENV)/bin/adstudy serve mlflow results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
 
 optuna-dashboard: $(STAMP)
-	$(PY) dashboards/serve.py optuna results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
+	$(VENV)/bin/adstudy serve optuna results/$(STUDY_NAME) $(if $(PORT),--port $(PORT))
 
 # The MLflow tracking server of a cluster: PostgreSQL of its own in $(RESULTS)/postgres (Debian's
 # postgresql) on a free loopback port (PG_PORT=... to pin one; Debian's own cluster takes 5432),
@@ -58,7 +60,7 @@ optuna-dashboard: $(STAMP)
 # Studies log to it with --tracking-uri http://<host>:$(or $(PORT),5000).
 RESULTS ?= results
 tracking-server: $(STAMP) $(POSTGRES)
-	$(PY) dashboards/serve.py tracking-server $(RESULTS) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
+	$(VENV)/bin/adstudy serve tracking-server $(RESULTS) $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST)) \
 		$(if $(PG_PORT),--postgres-port $(PG_PORT))
 
 clean-venv:

@@ -61,6 +61,10 @@ class RuntimeConfig(StrictModel):
                                "it through the on-disk cache (false: run the frozen stages on every batch)")
     prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "
                                  "(model.train_stages); the files used longest ago go first")
+    keep_model: Literal["best", "all", "none"] = Field(
+        "best", description="which trials keep their trained detector (adcore.saved) when given a model folder: best: the "
+        "one the study's validation metric selects (per arm of a grid, the best of a search); all: every finished "
+        "trial; none: no trial. A single trial (python -m adcore.run --model-dir) keeps it unless none")
 
 
 class ProbeConfig(StrictModel):

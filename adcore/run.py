@@ -2,6 +2,7 @@
 
     python -m adcore.run --preset a7 --data.fold 0
     python -m adcore.run --config trial.yaml --set optim.epochs=5
+    python -m adcore.run --preset a7 --model-dir detector/   # keep the trained detector
 
 Layers merge in this order (later wins): defaults, --preset, --config YAML, field flags, --set.
 Progress goes to stderr; stdout carries only the JSON row.
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-dir", type=Path, help="write a checkpoint per epoch and resume from it")
     parser.add_argument("--epochs-file", type=Path, help="append each epoch's reported metrics to this file, one JSON "
                         "line per epoch (a run directory's epochs/<trial_id>.jsonl: the learning curves)")
+    parser.add_argument("--model-dir", type=Path, help="keep the trained detector here (unless runtime.keep_model "
+                        "is none), for adstudy score or adcore.saved.load_detector")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     for dotted, default, description in _leaf_fields(TrialConfig):
         parser.add_argument(f"--{dotted}", dest=f"field:{dotted}", type=parse_value, metavar="V",
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from adcore.row import Status
     from adcore.trial import run_trial
 
-    row = run_trial(cfg, report=_epochs_writer(args.epochs_file), checkpoint_dir=args.checkpoint_dir)
+    row = run_trial(cfg, report=_epochs_writer(args.epochs_file), checkpoint_dir=args.checkpoint_dir,
+                    model_dir=args.model_dir)
     print(json.dumps(row))
     if row["status"] != Status.OK:
         print(f"trial failed: {row['message']}", file=sys.stderr)

@@ -28,15 +28,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
+import yaml
 
-from adcore.row import Status  # noqa: E402
-from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for  # noqa: E402
-from tune.results import RunDir  # noqa: E402
-from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
+from adcore.row import Status
+from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for
+from tune.results import RunDir
+from tune.trial_store import TRIALS_DIR, TrialStore
 
 RUNNER = ROOT / "tune" / "run_study.py"
 SERVE = ROOT / "dashboards" / "serve.py"

@@ -23,13 +23,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from adcore.row import Status  # noqa: E402
-from tune.results import RunDir  # noqa: E402
-from tune.run_study import main as run_study  # noqa: E402
+from adcore.row import Status
+from tune.results import RunDir
+from tune.run_study import main as run_study
 
 
 def report(run: RunDir, command_wall: float | None) -> str:

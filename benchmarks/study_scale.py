@@ -26,11 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.chaos import TrackingServer  # noqa: E402
+from chaos import TrackingServer  # this script's folder is first on sys.path
 
 EPOCHS = 10  # per-epoch metric steps per MLflow run
 

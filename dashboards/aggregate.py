@@ -20,16 +20,13 @@ from typing import Sequence
 import pandas as pd
 from pydantic import ValidationError
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards.figures import Compared, draw  # noqa: E402
-from dashboards.run import Run, find_run  # noqa: E402
-from dashboards.spec import labelled  # noqa: E402
-from dashboards.table_formats import write_all  # noqa: E402
-from dashboards.tables import build_table  # noqa: E402
-from studyspec.layout import FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV  # noqa: E402
-from studyspec.schema import Study  # noqa: E402
+from dashboards.figures import Compared, draw
+from dashboards.run import Run, find_run
+from dashboards.spec import labelled
+from dashboards.table_formats import write_all
+from dashboards.tables import build_table
+from studyspec.layout import FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV
+from studyspec.schema import Study
 
 
 def aggregate(run_dir: str | Path, compare: Sequence[str | Path] = ()) -> str:
@@ -44,13 +41,12 @@ def aggregate(run_dir: str | Path, compare: Sequence[str | Path] = ()) -> str:
     return markdown
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python dashboards/aggregate.py") -> int:
     import argparse
 
     from dashboards.report import write_report
 
-    parser = argparse.ArgumentParser(prog="python dashboards/aggregate.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="results/<study>/<run-id> of a finished (or interrupted) run, or "
                                         "results/<study> for its newest run")
     parser.add_argument("--compare", action="append", default=[], metavar="RUN",

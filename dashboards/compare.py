@@ -16,14 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adcore.row import Status  # noqa: E402
-from dashboards.metrics import metric_label, metric_name  # noqa: E402
-from dashboards.pages import Cell, esc, is_missing, page, table, write  # noqa: E402
-from dashboards.report import budget_label, status_counts  # noqa: E402
-from dashboards.run import Run  # noqa: E402
+from adcore.row import Status
+from dashboards.metrics import metric_label, metric_name
+from dashboards.pages import Cell, esc, is_missing, page, table, write
+from dashboards.report import budget_label, status_counts
+from dashboards.run import Run
 
 
 def cells(run: Run) -> tuple[str, pd.DataFrame]:
@@ -141,8 +138,8 @@ def write_compare(run_dirs: list[str | Path], out: str | Path) -> Path:
     return write(Path(out), render([Run.load(path) for path in run_dirs]))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/compare.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/compare.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run directories (or study directories: their newest run); "
                                                 "the first is the reference")

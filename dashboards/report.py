@@ -18,15 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adcore.row import Status  # noqa: E402
-from dashboards import plots  # noqa: E402
-from dashboards.metrics import is_fraction, metric_label, metric_name, scale  # noqa: E402
-from dashboards.pages import Cell, esc, image, image_file, is_missing, number, page, table, write  # noqa: E402
-from dashboards.run import Run  # noqa: E402
-from studyspec.layout import STUDY_YAML  # noqa: E402
+from adcore.row import Status
+from dashboards import plots
+from dashboards.metrics import is_fraction, metric_label, metric_name, scale
+from dashboards.pages import Cell, esc, image, image_file, is_missing, number, page, table, write
+from dashboards.run import Run
+from studyspec.layout import STUDY_YAML
 
 REPORT = "report.html"
 TRIAL_METRICS = ("val_ap", "val_auroc", "test_ap", "test_auroc")  # the trial list's metric columns, with best_*
@@ -224,8 +221,8 @@ def _provenance_section(run: Run) -> str:
                                   f"<pre>{esc(study_yaml)}</pre></details>")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/report.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/report.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="results/<study>/<run-id>, or results/<study> for its newest run")
     args = parser.parse_args(argv)

@@ -36,11 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards.run import Run  # noqa: E402
-from studyspec.layout import OPTUNA_DB  # noqa: E402
+from dashboards.run import Run
+from studyspec.layout import OPTUNA_DB
 
 HOST = "127.0.0.1"  # never all interfaces: neither UI has authentication
 VIEW_TAG = "mlflow.sharedViewState."  # experiment tags the MLflow UI reads as shared views (?viewStateShareKey=)
@@ -193,8 +190,8 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
           flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/serve.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/serve.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ui", choices=["mlflow", "optuna", "tracking-server"])
     parser.add_argument("path", type=Path, help="mlflow, optuna: results/<study> (its newest run) or "

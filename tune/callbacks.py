@@ -19,6 +19,7 @@ from ray.tune.experiment import Trial
 from adcore.row import Status
 from studyspec.layout import OPTUNA_DB
 from tune.grid import trial_id, unended_trial_row
+from tune.models import Selection
 from tune.progress import StudyClock, trial_line
 from tune.results import RunDir, write_trials_csv
 from tune.searcher import KeyedOptunaSearch, export_study
@@ -116,6 +117,15 @@ class SearchExport(Callback):
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self._export(force=True)
+class KeptModels(Callback):
+    """When a trial ends, remove the trained detector that lost to the study's selection (``tune/models.py``),
+    so that a run keeps about one per arm on disk, not one per trial."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self.selection.ended(trial_id(trial.config))
 
 
 class Progress(Callback):

@@ -174,8 +174,13 @@ def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
 
 
 def git_commit() -> str:
-    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images)."""
+    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images),
+    else the installed distribution's version."""
     root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        from adcore.saved import adcore_version
+
+        return os.environ.get("GIT_COMMIT", f"adstudy-{adcore_version()}")
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()

@@ -1,12 +1,15 @@
 """Run a study: every trial on Ray Tune, searched by Optuna where the study asks, tracked in
-MLflow, aggregated into the paper-style table.
+MLflow, aggregated into the paper-style table; the trial its validation metric selects keeps its
+trained detector (runtime.keep_model, tune/models.py).
 
-    python tune/run_study.py studies/ablation_table4.yaml
-    python tune/run_study.py studies/ablation_table4.yaml --set data.fold=0 --set optim.epochs=5
-    python tune/run_study.py studies/adib_search.yaml --smoke
-    python tune/run_study.py studies/ablation_table4.yaml --dry-run
-    python tune/run_study.py studies/ablation_table4.yaml --resume            # the newest run
-    RAY_ADDRESS=10.0.0.1:6379 python tune/run_study.py studies/ablation_table4.yaml --budget paper
+    adstudy run ablation_table4                       # a shipped study by name, or a YAML file
+    adstudy run studies/ablation_table4.yaml --set data.fold=0 --set optim.epochs=5
+    adstudy run adib_search --smoke
+    adstudy run ablation_table4 --dry-run
+    adstudy run ablation_table4 --resume              # the newest run
+    RAY_ADDRESS=10.0.0.1:6379 adstudy run ablation_table4 --budget paper
+
+(``python tune/run_study.py`` takes the same arguments.)
 
 Results go to <out>/<study>/<run-id>/ (trials.csv, table.md/.csv/.tex, figures/, tune/ state);
 MLflow to sqlite:///<out>/mlflow.db unless --tracking-uri (or MLFLOW_TRACKING_URI) names one.
@@ -26,21 +29,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository importable
-    sys.path.insert(0, str(ROOT))
+from adcore.config import flatten
+from adcore.row import Status
+from studyspec.schema import Study
+from tune.data_check import check_study_data
+from tune.grid import GridPoint, expand, trial_id, unended_trial_row
+from tune.models import finish_models
+from tune.results import RunDir, git_commit, write_trials_csv
+from tune.resume import Remaining, done_rows, remaining
+from tune.shipped import resolve
+from tune.space import resolve_space
+from tune.study import StudyError, load_study
+from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local
+from tune.trial_store import TRIALS_DIR, TrialStore
 
-from adcore.config import flatten  # noqa: E402
-from adcore.row import Status  # noqa: E402
-from studyspec.schema import Study  # noqa: E402
-from tune.data_check import check_study_data  # noqa: E402
-from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
-from tune.results import RunDir, git_commit, write_trials_csv  # noqa: E402
-from tune.resume import Remaining, done_rows, remaining  # noqa: E402
-from tune.space import resolve_space  # noqa: E402
-from tune.study import StudyError, load_study  # noqa: E402
-from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local  # noqa: E402
-from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # where this driver's packages are: its Ray workers import them there
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,10 +52,9 @@ MLFLOW_STATUS = {Status.OK: "FINISHED", Status.FAILED: "FAILED", Status.ERROR: "
                  Status.UNFINISHED: "KILLED"}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python tune/run_study.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", nargs="?", help="the study YAML (studies/*.yaml)")
+def parse_args(argv: list[str] | None, prog: str = "python tune/run_study.py") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", nargs="?", help="a study YAML file, or the name of a shipped study (adstudy studies)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a trial config key (optim.lr=0.01), narrow a grid axis (data.fold=0) or "
                              "change a study key (scheduler.name=asha, grid.seed=[0,1,2]); repeatable")
@@ -75,8 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if _is_study_file(args.resume) and not _is_study_file(args.study):  # --resume studies/x.yaml [RUN_ID]
         args.study, args.resume = args.resume, args.study or "latest"
     if args.study is None:
-        parser.error("the study YAML is missing, e.g. python tune/run_study.py studies/ablation_table4.yaml --resume")
-    args.command = shlex.join(["python", "tune/run_study.py", *(sys.argv[1:] if argv is None else argv)])
+        parser.error(f"the study is missing, e.g. {prog} studies/ablation_table4.yaml --resume")
+    args.command = shlex.join([*prog.split(), *(sys.argv[1:] if argv is None else argv)])
+    args.prog = prog
     return args
 
 
@@ -84,9 +87,10 @@ def _is_study_file(value: str | None) -> bool:
     return value is not None and value.endswith((".yaml", ".yml"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python tune/run_study.py") -> int:
+    args = parse_args(argv, prog)
     try:
+        args.study = resolve(args.study)
         study, run = _load(args)
         check_study_data(study, str(args.study))  # the data, before anything heavy is imported
         points = expand(study, where=str(args.study))
@@ -265,6 +269,7 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     run.write_meta(meta)
     table = aggregate(run.path)
     report = _write_report(run)
+    kept = finish_models(run, study, rows, tracking, complete)  # before the last send: their records go with it
     _settle_tracking(tracking, rows, complete, frame, run, session=len(meta.get("sessions", [])))
     meta["tracking"] = _tracking_meta(tracking)
     run.write_meta(meta)
@@ -276,11 +281,13 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     if report:
         print(f"report:  {report}")
     print(f"mlflow:  experiment {study.name!r}, parent run {tracking.ids()['parent_run_id']} in {tracking.uri}")
+    if kept:
+        print(f"models:  {len(kept)} kept detector(s) in {run.path / 'models'} (adstudy score {run.path} IMAGES)")
     if tracking.uri.startswith("sqlite:"):
         print(f"         mlflow ui --backend-store-uri {tracking.uri}")
     if not complete:
         print(f"interrupted: {sum(r['status'] != Status.UNFINISHED for r in rows)} of {total} trials ended; continue with\n"
-              f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", flush=True)
+              f"  {args.prog} {args.study} --out {args.out} --resume {run.run_id}", flush=True)
         return 1
     return 0 if any(row["status"] == Status.OK for row in rows) else 1
 
@@ -303,7 +310,7 @@ def _settle_tracking(tracking: Tracking, rows: list[dict[str, Any]], complete: b
     counts = tracking.sync()
     if counts["behind"]:
         print(f"MLflow at {tracking.uri} did not take everything: {counts['behind']} runs have records kept in "
-              f"{tracking.folder}; send them when it answers with\n  python tune/sync_tracking.py {run.path}",
+              f"{tracking.folder}; send them when it answers with\n  adstudy sync {run.path}",
               flush=True)
 
 

@@ -14,7 +14,9 @@ it noted its progress) changes nothing:
 - a metric carries the timestamp it was recorded at, so the same (key, step, timestamp, value)
   sent again is the same row (MLflow's SQL stores drop it); a step already journaled is never
   recorded again (a trial resumed from an older checkpoint repeats epochs);
-- params are sent with their one value, tags and statuses overwrite.
+- params are sent with their one value, tags and statuses overwrite;
+- a kept detector's model is found first by its ``adstudy.model`` tag, and finished only if it was not
+  (``tune/mlflow_model.py``), as is its version in the model registry.
 
 The driver creates the store and the parent run before any trial starts (several processes
 opening a fresh SQLite store at once corrupt it). Only ``MlflowClient`` is used (no fluent
@@ -155,6 +157,13 @@ class Journal:
     def log_artifacts(self, paths: Iterable[Path]) -> None:
         self._append({"op": "artifacts", "paths": [str(path) for path in paths]})
 
+    def log_model(self, folder: Path, tags: dict[str, str], register: str | None, config: dict[str, str]) -> None:
+        """A kept detector's folder as a model of this run (``tune/mlflow_model.py``), registered as
+        ``register`` where given; once per folder."""
+        if not any(record["op"] == "model" and record["path"] == str(folder) for record in self.records()):
+            self._append({"op": "model", "path": str(folder), "key": f"{self.tracking.run_id}/{self.name}",
+                          "tags": tags, "register": register, "config": config})
+
     # --- sending -----------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
@@ -273,6 +282,10 @@ class Journal:
                 client.update_run(run_id, status="RUNNING")
             else:
                 client.set_terminated(run_id, status=record["status"], end_time=record["time"])
+        elif op == "model":
+            from tune.mlflow_model import send_model
+
+            send_model(client, run_id, record)
         elif op == "artifacts":
             for path in map(Path, record["paths"]):
                 if path.is_dir():

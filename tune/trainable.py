@@ -31,6 +31,7 @@ from adcore.config import TrialConfig, flatten
 from adcore.row import Status
 from adcore.train import CHECKPOINT_FILE, load_checkpoint
 from tune.grid import trial_config, trial_id, trial_point, trial_row
+from tune.models import model_dir
 from tune.results import RunDir
 from tune.tracking import TRIAL_TAG, Tracking, http_defaults
 from tune.trial_store import TrialStore
@@ -97,7 +98,8 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
 
     status = "KILLED"  # if a scheduler stops the trial, report() exits the thread with SystemExit
     try:
-        row = trial_row(run, config, run_trial(cfg, report=report, checkpoint_dir=workdir), context.git_commit)
+        row = trial_row(run, config, run_trial(cfg, report=report, checkpoint_dir=workdir,
+                                               model_dir=model_dir(context.run_path, key)), context.git_commit)
         if row["status"] != Status.OK:
             journal.set_tags({"error": row["message"][:5000]})
             held = {key: math.nan for key in ("val_ap", "val_auroc")}  # what searchers read as a failed trial

@@ -13,8 +13,9 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
 from studyspec.schema import Study
-from tune.callbacks import Progress, RowWriter, SearchExport, TrackingSync
+from tune.callbacks import KeptModels, Progress, RowWriter, SearchExport, TrackingSync
 from tune.grid import GridPoint, trial_id
+from tune.models import Selection
 from tune.resume import Remaining
 from tune.results import RunDir
 from tune.searcher import KeyedOptunaSearch
@@ -83,7 +84,8 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
     max_epochs = max(point.trial.optim.epochs for point in todo.points)
     run.write_points(point.as_dict() for point in todo.points)
     search = searcher(study, todo, earlier_sessions)
-    callbacks = [RowWriter(run, context.git_commit), TrackingSync(context.tracking), Progress(study.metric)]
+    callbacks = [RowWriter(run, context.git_commit), TrackingSync(context.tracking),
+                 KeptModels(Selection(study, run)), Progress(study.metric)]
     if search is not None:
         callbacks.append(SearchExport(search, run, f"{study.name}/{run.run_id}", study.metric))
     return tune.Tuner(

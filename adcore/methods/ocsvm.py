@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -71,6 +71,8 @@ class OCSVM(FrozenFeatureDetector):
         self.register_buffer("std", torch.tensor(backbone.input_std).view(1, -1, 1, 1))
         self.channels = 3
         self.svms: dict[str, OCSVMScorer] = {}  # "main" and, in hindsight, one per grid point
+        self.train_features: torch.Tensor | None = None  # (N, D), what the SVMs were fitted on
+        self.chosen: tuple[float, float | None] | None = None  # the main SVM's (nu, gamma)
 
     def setup(self, ctx: FitContext) -> None:
         self.channels = ctx.normal.shape[1]  # 1 for grey sources, which the transform repeats to 3
@@ -87,10 +89,28 @@ class OCSVM(FrozenFeatureDetector):
         nu, gamma = p.nu, p.gamma
         if p.selection == "oe_validation":
             nu, gamma = self._select_on_oe(train, ctx.forward_batched(self.embed, ctx.oe).cpu())
+        self._fit_svms(train, nu, gamma)
+
+    def _fit_svms(self, train: torch.Tensor, nu: float, gamma: float | None) -> None:
+        """The main SVM at (nu, gamma) and, in hindsight, one per grid point; libsvm's fit is deterministic."""
+        p = self.params
+        self.train_features, self.chosen = train, (nu, gamma)
         self.svms = {"main": _svm(nu, gamma).fit(train)}
         if p.selection == "hindsight":
             grid = itertools.product(p.nu_grid, p.gamma_grid)
             self.svms.update({grid_name(n, g): _svm(n, g).fit(train) for n, g in grid})
+
+    def fitted_state(self) -> dict[str, Any]:
+        """The SVMs' training features and chosen (nu, gamma): refitting on them gives the same SVMs."""
+        if self.train_features is None or self.chosen is None:
+            raise NotFittedError("ocsvm: not fitted; prepare_scoring() fits it on the training features")
+        return {"channels": self.channels, "features": self.train_features,
+                "nu": self.chosen[0], "gamma": self.chosen[1]}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.channels = fitted["channels"]
+        self._fit_svms(fitted["features"].cpu(), fitted["nu"], fitted["gamma"])
 
     def _select_on_oe(self, train: torch.Tensor, oe: torch.Tensor) -> tuple[float, float]:
         """The grid point whose SVM, fitted on most normals, best separates the rest from OE images."""

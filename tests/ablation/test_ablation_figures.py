@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from dashboards.aggregate import aggregate, main as aggregate_main
 from dashboards.figures import COMPARISONS, FIGURES, Compared, alpha

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("adcore", "tune", "dashboards")
+PACKAGES = ("adcore", "studyspec", "tune", "dashboards", "adstudy")
 # adcore's layers, first to last; a module belongs to the layer of the longest prefix naming it
 LAYERS: list[tuple[str, ...]] = [
     ("adcore.registry", "adcore.params", "adcore.cache", "adcore.metrics", "adcore.disentanglement"),
@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("adcore.objectives", "adcore.scoring", "adcore.transforms"),
     ("adcore.methods",),
     ("adcore.config", "adcore.presets"),
-    ("adcore.train", "adcore.probe", "adcore.row", "adcore.trial"),
+    ("adcore.train", "adcore.probe", "adcore.row", "adcore.saved", "adcore.trial"),
     ("adcore.run", "adcore"),
 ]
 ORCHESTRATION = ("tune", "dashboards", "ray", "mlflow", "optuna")  # what adcore never imports (DESIGN.md)

@@ -18,15 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from adcore.config import TrialConfig  # noqa: E402
-from studyspec.layout import OPTUNA_DB  # noqa: E402
-from tune import tuner  # noqa: E402
-from tune.grid import expand  # noqa: E402
-from tune.searcher import export_study  # noqa: E402
-from tune.space import resolve_space  # noqa: E402
-from tune.study import load_study  # noqa: E402
+from adcore.config import TrialConfig
+from studyspec.layout import OPTUNA_DB
+from tune import tuner
+from tune.grid import expand
+from tune.searcher import export_study
+from tune.space import resolve_space
+from tune.study import load_study
 
 RUN_ID = "20990101-000000"
 

@@ -76,3 +76,34 @@ def test_mlflow_shows_a_parent_run_with_nested_children_and_per_epoch_metrics(sm
 
     artifacts = {a.path for a in MlflowClient(f"sqlite:///{out / 'mlflow.db'}").list_artifacts(parent.info.run_id)}
     assert {"table.md", "table.csv", "table.tex", "trials.csv", "figures"} <= artifacts
+
+
+def test_a_search_keeps_its_selected_detector_and_registers_it(smoke_out, run_study, tmp_path: Path) -> None:
+    """runtime.keep_model best: the trial the validation metric selects keeps its detector in models/, logged
+    as a model of its child run and registered as the study's model; `adstudy score` takes the run directory."""
+    study = Path("studies/adib_search.yaml")
+    out = _smoke(study, smoke_out, run_study, tmp_path)
+    run = the_run(out, "adib_search")
+    frame = trials(run)
+    selected = frame.sort_values("val_ap", ascending=False, kind="stable")["trial_id"].iloc[0]
+    assert [p.name for p in (run.path / "models").iterdir()] == [selected]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    (version,) = client.search_model_versions("name = 'adib_search'")
+    assert version.tags["trial_id"] == selected and version.tags["metric"] == "val_ap"
+    assert float(version.tags["val_ap"]) == frame.set_index("trial_id").loc[selected, "val_ap"]
+    assert version.tags["config.regularizer.alpha"] and version.run_id == next(
+        c.info.run_id for c in mlflow_runs(out, "adib_search")[1] if c.data.tags["tune.trial_id"] == selected)
+    import numpy as np
+
+    from adstudy.cli import main as adstudy
+
+    images = tmp_path / "images.npz"
+    np.savez(images, x=np.random.default_rng(0).integers(0, 255, (5, 28, 28), dtype=np.uint8))
+    uri = f"sqlite:///{out / 'mlflow.db'}"
+    assert adstudy(["score", str(run.path), str(images), "--out", str(tmp_path / "run")]) == 0
+    assert adstudy(["score", "models:/adib_search/1", str(images), "--out", str(tmp_path / "registry"),
+                    "--tracking-uri", uri]) == 0
+    scores = [(tmp_path / where / "scores.csv").read_text() for where in ("run", "registry")]
+    assert scores[0] == scores[1] and len(scores[0].splitlines()) == 6
