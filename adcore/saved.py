@@ -29,8 +29,9 @@ import torch
 import yaml
 from pydantic import ValidationError
 
+from adcore.cache import default_cache_dir
 from adcore.config import TrialConfig
-from adcore.context import FitContext, default_cache_dir
+from adcore.context import FitContext
 from adcore.data.transforms import BatchTransform, resize_images, to_channels
 from adcore.methods import METHODS, Detector, build_method
 from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra

@@ -21,10 +21,15 @@ AUDITED = textwrap.dedent("""
     import json, os, sys
     from adstudy.cli import main
     code = main(json.loads(sys.argv[1]))
-    checkout = sys.argv[2]
-    assert not [p for p in sys.path if os.path.abspath(p or ".").startswith(checkout)], sys.path
+    checkout, venv = sys.argv[2] + "/", sys.prefix + "/"  # the tested environment may live inside the checkout
+
+    def in_checkout(path):
+        path = os.path.abspath(path) + "/"
+        return path.startswith(checkout) and not path.startswith(venv)
+
+    assert not [p for p in sys.path if in_checkout(p or ".")], sys.path
     inside = sorted(name for name, module in list(sys.modules.items())
-                    if (getattr(module, "__file__", None) or "").startswith(checkout + "/"))
+                    if getattr(module, "__file__", None) and in_checkout(module.__file__))
     assert not inside, inside
     sys.exit(code)
 """)
