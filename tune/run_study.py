@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the repository importable
 from adcore.config import flatten  # noqa: E402
 from tune.data_check import check_study_data  # noqa: E402
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row  # noqa: E402
+from tune.mps import gpu_sharing, mps_problem  # noqa: E402
 from tune.results import RunDir, write_trials_csv  # noqa: E402
 from tune.resume import Remaining, done_rows, remaining  # noqa: E402
 from tune.space import resolve_space  # noqa: E402
@@ -80,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         points = expand(study, where=str(args.study))
         space = resolve_space(study, points[0].trial, str(args.study)) if study.search else {}
         _check_scheduler(study, points, str(args.study))
+        problem = mps_problem(study.resources.gpu, study.resources.mps, local=args.address is None)
+        if problem is not None:
+            raise StudyError(f"{args.study}: resources.mps: {problem}")
     except (StudyError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -216,19 +220,30 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
 
 def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
          run: RunDir, meta: dict[str, Any], context: Any, resuming: bool) -> list[dict[str, Any]]:
-    """Start or join Ray, run the Tuner over what is left, and leave Ray again; return the rows of
-    this session's trials that have not ended (an interrupted study)."""
+    """Start or join Ray (with MPS where trials share a GPU), run the Tuner over what is left, and leave
+    Ray again; return the rows of this session's trials that have not ended (an interrupted study)."""
+    import ray
+
+    address = args.address or "local"
+    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
+    with gpu_sharing(study.resources.gpu, study.resources.mps, local=address == "local") as sharing:
+        if sharing:
+            print(f"{study.name}: {sharing}", flush=True)
+        if address == "local":  # the workers inherit MPS's pipe directory from this process's environment
+            ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus, include_dashboard=False,
+                     _node_ip_address=args.node_ip_address, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+        return _tune(args, study, todo, space, run, meta, context, resuming, address)
+
+
+def _tune(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
+          run: RunDir, meta: dict[str, Any], context: Any, resuming: bool, address: str) -> list[dict[str, Any]]:
+    """The Tuner over what is left, on the Ray this driver has joined; leaves Ray at the end."""
     import ray
 
     from tune.tuner import build_tuner
 
-    address = args.address or "local"
-    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
-    if address == "local":
-        ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus, include_dashboard=False,
-                 _node_ip_address=args.node_ip_address, **quiet)
-    else:
-        ray.init(address=address, **quiet)
     try:
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)

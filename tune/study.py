@@ -66,7 +66,12 @@ class SchedulerSpec(_Strict):
 
 class Resources(_Strict):
     cpu: float = Field(1.0, gt=0, description="CPUs per trial; also the trial's torch threads (rounded up)")
-    gpu: float = Field(0.0, ge=0, description="GPUs per trial; a fraction must divide one card (0.5, 0.25, ...)")
+    gpu: float = Field(0.0, ge=0, description="GPUs per trial; a fraction must divide one card (0.5, 0.25, ...): "
+                       "1/gpu trials share a card, each in its own process")
+    mps: Literal["auto", "on", "off"] = Field(
+        "auto", description="where trials share a card (gpu < 1): auto starts NVIDIA's MPS daemon for a local cluster "
+        "when nvidia-cuda-mps-control is there, so their kernels run side by side (else they time-slice); on insists; "
+        "off never starts it (tune/mps.py)")
 
     @field_validator("gpu")
     @classmethod
