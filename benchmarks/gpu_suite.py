@@ -589,7 +589,8 @@ def table4_section(suite: Suite, until: float) -> dict[str, Any]:
         images_per_trial = 0.6 * per_fold_s * lite0 * min(gain, len(arms)) / len(arms)  # 0.6: evaluation, setup
         epochs = int(max(1, min(100, images_per_trial // (steps_per_epoch * 2 * batch))))
     out: dict[str, Any] = {"arms": arms, "runtime": runtime, "epochs": epochs, "data": data, "batch": batch,
-                           "budget_note": "Lite0 64 px, every stage trained, crop + flip, lr 0.1 x0.1 at 60/80 %, "
+                           "budget_note": f"Lite0 {data['image_size']} px, every stage trained, crop + flip, "
+                           f"{data['n_normal']} normal + {data['n_oe']} OE images, lr 0.1 x0.1 at 60/80 %, "
                            f"{epochs} epochs of {steps_per_epoch} steps of {batch} + {batch}", "rows": []}
     for fold in folds:
         left = until - time.monotonic()

@@ -26,6 +26,9 @@ SMOKE_BUDGET: dict[str, Any] = {
 }
 
 
+BUDGET_STUDY_KEYS = ("resources", "concurrency")  # what a --budget overlay sets on the study, not on the trials
+
+
 class StudyError(ValueError):
     """A study file or override is invalid; the message names the file and every bad key."""
 
@@ -83,6 +86,11 @@ class Resources(_Strict):
             raise ValueError(f"more than one GPU must be a whole number, got {gpu}")
         return gpu
 
+    @field_validator("mps", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, mps: Any) -> Any:
+        return {True: "on", False: "off"}.get(mps, mps) if isinstance(mps, bool) else mps  # YAML reads on/off as booleans
+
 
 class SmokeSpec(_Strict):
     budget: dict[str, Any] = Field(default_factory=lambda: copy.deepcopy(SMOKE_BUDGET))
@@ -109,7 +117,8 @@ class Study(_Strict):
     resources: Resources = Field(default_factory=Resources)
     concurrency: int | None = Field(None, ge=1, description="trials at once (default: as many as resources allow)")
     max_failures: int = Field(2, ge=0, description="retries of a trial whose worker died, from its last checkpoint")
-    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named overlays for --budget")
+    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named overlays for --budget: "
+                                               "trial config keys, and resources and concurrency of the study")
     smoke: SmokeSpec = Field(default_factory=SmokeSpec)
     table: TableSpec = Field(default_factory=TableSpec)
     figures: list[str] = Field(default_factory=list, description="figures drawn besides the default one, by name "
@@ -240,7 +249,12 @@ def load_study(path: str | Path, sets: Sequence[str] = (), smoke: bool = False, 
             raw["search"]["num_samples"] = study.smoke.num_samples
         raw["applied"].append("--smoke")
     if budget is not None:
-        raw["base"] = deep_merge(raw["base"], _budget_overlay(raw, budget))
+        overlay = copy.deepcopy(_budget_overlay(raw, budget))
+        for key in BUDGET_STUDY_KEYS:  # a GPU budget also says how trials share the GPU
+            if key in overlay:
+                value = overlay.pop(key)
+                raw[key] = deep_merge(raw[key], value) if isinstance(value, dict) else value
+        raw["base"] = deep_merge(raw["base"], overlay)
         raw["applied"].append(f"--budget {budget}")
     for item in sets:
         try:
