@@ -71,7 +71,6 @@ class RuntimeConfig(StrictModel):
     prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "
                                  "(model.train_stages); the files used longest ago go first")
 
-
     @model_validator(mode="after")
     def _one_graph(self) -> "RuntimeConfig":
         if self.cuda_graph and self.compile == "reduce-overhead":
