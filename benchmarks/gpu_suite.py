@@ -165,8 +165,6 @@ def kind_config(suite: Suite, kind: str, seed: int = 0, **runtime: Any) -> Trial
             "n_test": 64 if quick else 512}
     if quick:
         data["image_size"] = 16
-        if kind == "wrn10_4_geom":
-            data["image_size"] = 16
     method = dict(KINDS[kind]["method"])
     if quick and kind == "wrn10_4_geom":
         method.update(pad_to=None, translation=4)
@@ -297,14 +295,16 @@ def process_level(suite: Suite, jobs: int, env: dict[str, str], seconds: float, 
         path = scratch / f"spec-{jobs}-{job}.json"
         path.write_text(json.dumps(spec))
         specs.append(spec)
-        procs.append(subprocess.Popen([sys.executable, __file__, "--worker", str(path)], env={**os.environ, **env},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        with open(scratch / f"stderr-{jobs}-{job}.txt", "w") as stderr:  # a file: a full pipe would stall the worker
+            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", str(path)], env={**os.environ, **env},
+                                          stdout=subprocess.DEVNULL, stderr=stderr))
     try:
         started = time.monotonic()
         while not all(Path(spec["ready"]).exists() for spec in specs):
-            if any(proc.poll() not in (None, 0) for proc in procs):
-                failed = next(proc for proc in procs if proc.poll() not in (None, 0))
-                raise RuntimeError(f"a trial process exited {failed.returncode}: {failed.communicate()[1][-800:]}")
+            failed = [job for job, proc in enumerate(procs) if proc.poll() not in (None, 0)]
+            if failed:
+                message = (scratch / f"stderr-{jobs}-{failed[0]}.txt").read_text()[-800:]
+                raise RuntimeError(f"a trial process exited {procs[failed[0]].returncode}: {message}")
             if time.monotonic() - started > wait:
                 raise TimeoutError(f"{jobs} trial processes were not ready after {wait:.0f} s")
             time.sleep(0.05)
