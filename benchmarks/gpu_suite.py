@@ -334,16 +334,25 @@ def processes_section(suite: Suite, until: float) -> dict[str, Any]:
     seconds = 0.5 if suite.args.quick else 6.0
     # each route gets half the section's time, so MPS is measured even if time slicing is slow to start
     halfway = time.monotonic() + (until - time.monotonic()) / 2
-    out: dict[str, Any] = {"engine": "resnet26_32px, new engine" + (", cuda_graph" if suite.args.device == "cuda" else "")}
+    out: dict[str, Any] = {"engine": "resnet26_32px, new engine" + (", cuda_graph" if suite.args.device == "cuda" else ""),
+                           "time_sliced": [], "mps": [], "errors": {}}
+
+    def measure(route: str, env: dict[str, str], scratch: Path, end: float) -> None:
+        for jobs in levels:
+            if time.monotonic() > end:
+                out["errors"][f"{route}/{jobs}"] = "not measured: the section's time was up"
+                continue
+            try:  # a level that fails (memory, a slow start) leaves the others measured
+                out[route].append(process_level(suite, jobs, env, seconds, scratch, max(60.0, end - time.monotonic())))
+            except Exception as error:  # noqa: BLE001
+                out["errors"][f"{route}/{jobs}"] = f"{type(error).__name__}: {error}"[-1500:]
+
     with tempfile.TemporaryDirectory(prefix="gpu_suite-") as scratch:
-        out["time_sliced"] = [process_level(suite, jobs, {}, seconds, Path(scratch), max(60.0, halfway - time.monotonic()))
-                              for jobs in levels if time.monotonic() < halfway]
+        measure("time_sliced", {}, Path(scratch), halfway)
         try:
             with MpsDaemon(Path(scratch) / "mps") as daemon:
                 suite.mps = daemon  # stopped by the deadline's watchdog too
-                out["mps"] = [process_level(suite, jobs, daemon.env, seconds, Path(scratch),
-                                            max(60.0, until - time.monotonic()))
-                              for jobs in levels if time.monotonic() < until]
+                measure("mps", daemon.env, Path(scratch), until)
         except Exception as error:  # noqa: BLE001 - no MPS here: the time-sliced numbers stand alone
             out["mps_error"] = f"{type(error).__name__}: {error}"
         finally:
