@@ -51,12 +51,11 @@ def test_cuda_graph_and_reduce_overhead_are_one_too_many() -> None:
 
 
 def test_packed_trials_give_exactly_their_metrics_alone(augmented) -> None:
-    # different arms, seeds, a method that draws from torch's global generator (rot_msp rotates at random) and
+    # different arms and seeds, a method that draws from torch's global generator (rot_msp rotates at random) and
     # one that keeps a frozen prefix, over two epochs (a schedule, an evaluation between): each packed trial must
     # see only its own random states
     augmented["optim"]["epochs"] = 2
-    cfgs = [build_config(augmented, preset("a7"), {"seed": 0}),
-            build_config(augmented, preset("a3"), {"seed": 1}),
+    cfgs = [build_config(augmented, preset("a7"), {"seed": 1}),
             build_config(augmented, preset("rot_msp"), {"seed": 2, "data": {"benchmark": "leave_one_out"}}),
             build_config(augmented, preset("a2"), {"data": {"augment": False}, "model": {"train_stages": 1}})]
     alone = [run_trial(cfg) for cfg in cfgs]
