@@ -57,6 +57,7 @@ class FitContext:
     normal_classes: torch.Tensor | None = None  # (N,) int64 source class of each training normal, on the CPU
     compile: str = "off"  # runtime.compile: torch.compile mode of the training step's loss, or "off"
     channels_last: bool = False  # runtime.channels_last: training batches in channels-last layout
+    cuda_graph: bool = False  # runtime.cuda_graph: replay the whole training step as one CUDA graph (on CUDA)
 
     def full_precision(self) -> contextlib.AbstractContextManager[None]:
         """float32 throughout on this context's device (see ``full_precision``)."""

@@ -39,12 +39,13 @@ log = logging.getLogger(__name__)
 FAILURES = (FileNotFoundError, ValueError, FloatingPointError)
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return the generator that orders batches and augments."""
+def seed_everything(seed: int, device: torch.device | None = None) -> torch.Generator:
+    """Seed python, numpy and torch; return the generator that orders batches and augments, on
+    ``device`` (the host by default; on the CPU either is the same generator)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator(device=device or "cpu").manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -119,8 +120,8 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     """Seed, load the benchmark, build backbone (+ adapters), method and regularizer."""
     if cfg.runtime.threads is not None:
         torch.set_num_threads(cfg.runtime.threads)
-    generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.runtime.device)
+    generator = seed_everything(cfg.seed, device if cfg.runtime.data_on_device else None)
     bench = make_benchmark(cfg.data, cfg.seed, default_cache_dir(cfg.runtime.cache_dir))
     channels = bench.test_images.shape[1]
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
@@ -135,6 +136,8 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
         if cfg.runtime.prefix_cache:
             bench = through_prefix(bench, backbone.to(device), transform, cfg)
             transform = FeatureTransform(device)
+    if cfg.runtime.data_on_device:
+        bench = on_device(bench, device)
     layout = torch.channels_last if cfg.runtime.channels_last else torch.preserve_format
     method = method_on(cfg, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
     if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
@@ -144,10 +147,20 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device), transform=transform, device=device, eval_batch_size=cfg.runtime.eval_batch_size,
         cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda",
-        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last)
+        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last,
+        cuda_graph=cfg.runtime.cuda_graph and device.type == "cuda")
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
     return TrialParts(generator, device, bench, backbone, method, ctx, regularizer, channels)
+
+
+def on_device(bench: Benchmark, device: torch.device) -> Benchmark:
+    """The benchmark with its images (uint8, or a frozen prefix's outputs) on ``device``: evaluation
+    reads them there with no copy per batch. Labels and classes stay on the host, where metrics are
+    computed."""
+    return replace(bench, train_normal=bench.train_normal.to(device), oe=bench.oe.to(device),
+                   val_images=bench.val_images.to(device), test_images=bench.test_images.to(device),
+                   dci_images=None if bench.dci_images is None else bench.dci_images.to(device))
 
 
 def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransform, cfg: TrialConfig) -> Benchmark:
@@ -189,6 +202,12 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None, checkpoin
             keep_detector(parts, cfg, model_dir)
         except OSError as error:  # a full disk costs the kept detector, never the trial's results
             log.warning("the trained detector was not kept in %s: %s", model_dir, error)
+    return summary(cfg, parts, history, setup_s)
+
+
+def summary(cfg: TrialConfig, parts: TrialParts, history: list[dict[str, Any]], setup_s: float) -> dict[str, Any]:
+    """The row's metrics and facts from a finished fit's history."""
+    bench = parts.bench
     final = history[-1]
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
     out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
@@ -214,9 +233,14 @@ def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
     try:
         row.update(train_and_evaluate(cfg, report, checkpoint_dir, model_dir))
     except FAILURES as error:
-        log.warning("trial failed: %s: %s", type(error).__name__, error)
-        row.update(status=Status.FAILED, message=f"{type(error).__name__}: {error}", node=platform.node())
+        record_failure(row, error)
     row["total_s"] = time.perf_counter() - started
     if row["status"] == Status.OK and model_dir is not None and (Path(model_dir) / DETECTOR_FILE).exists():
         write_row(model_dir, row)
     return row
+
+
+def record_failure(row: dict[str, Any], error: Exception) -> None:
+    """Make ``row`` the failed row of an error a retry cannot fix (one of ``FAILURES``)."""
+    log.warning("trial failed: %s: %s", type(error).__name__, error)
+    row.update(status=Status.FAILED, message=f"{type(error).__name__}: {error}", node=platform.node())

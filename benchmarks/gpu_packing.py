@@ -6,15 +6,19 @@ Each level runs ``rounds * jobs`` identical-budget trials (one preset and fold o
 evaluation count, as they do in a study. Prints trials per hour per level and its ratio to one trial
 at a time; the fraction that measured best is what a study's GPU budget should ask for on that device.
 On a CPU-only machine it measures CPU packing instead (pass ``--set runtime.threads=1`` so that
-the processes do not each take every core).
+the processes do not each take every core). ``--mps`` runs the trials under NVIDIA's MPS (started and
+stopped here, ``tune/mps.py``), as a study with ``resources.mps`` does. ``benchmarks/gpu_suite.py``
+measures packing in one process and as processes, with and without MPS, in one device window.
 
-    python benchmarks/gpu_packing.py --device cuda --jobs 1,2,4,8 --rounds 2 \\
+    python benchmarks/gpu_packing.py --device cuda --jobs 1,2,4,8 --rounds 2 [--mps] \\
         --set data.image_size=32 --set optim.epochs=2
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,23 +26,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from adcore.row import Status  # noqa: E402
+from adcore.row import Status
+from tune.mps import MpsDaemon
 
 GRID = ROOT / "scripts" / "adcore_grid.py"
 
 
-def run_level(jobs: int, trials: int, args: argparse.Namespace, out: Path) -> tuple[float, int]:
+def run_level(jobs: int, trials: int, args: argparse.Namespace, out: Path, env: dict[str, str]) -> tuple[float, int]:
     """(wall seconds, finished trials) of ``trials`` trials run ``jobs`` at a time."""
     overrides = [f"runtime.device={args.device}", *args.set]
     command = [sys.executable, str(GRID), args.study, "--presets", args.preset, "--folds", str(args.fold),
                "--seeds", f"0-{trials - 1}", "--jobs", str(jobs), "--out", str(out), "--no-table",
                *[arg for item in overrides for arg in ("--set", item)]]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
     wall = time.perf_counter() - started
     rows = [json.loads(path.read_text()) for path in out.glob("*/*/rows/*.json")]
     if not rows:
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--preset", default="a7")
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="trial config overrides")
+    parser.add_argument("--mps", action="store_true", help="run the trials under MPS (nvidia-cuda-mps-control)")
     args = parser.parse_args()
     levels = [int(jobs) for jobs in args.jobs.split(",")]
     if min(levels) < 1 or args.rounds < 1:
@@ -68,9 +73,11 @@ def main() -> None:
     print(f"{args.study}, preset {args.preset}, fold {args.fold}, overrides {args.set}; {where}, "
           f"torch {torch.__version__}")
     per_hour = {}
-    with tempfile.TemporaryDirectory(prefix="gpu_packing-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="gpu_packing-") as scratch, \
+            (MpsDaemon(Path(scratch) / "mps") if args.mps else contextlib.nullcontext()) as daemon:
+        env = daemon.env if daemon is not None else {}
         for jobs in levels:
-            wall, finished = run_level(jobs, args.rounds * jobs, args, Path(scratch) / f"jobs_{jobs}")
+            wall, finished = run_level(jobs, args.rounds * jobs, args, Path(scratch) / f"jobs_{jobs}", env)
             per_hour[jobs] = 3600 * finished / wall
             print(f"--jobs {jobs}: {finished:3d} trials in {wall:7.1f} s -> {per_hour[jobs]:8.1f} trials/h"
                   f"  ({per_hour[jobs] / per_hour[levels[0]]:.2f}x --jobs {levels[0]}; "

@@ -32,19 +32,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository importable
-    sys.path.insert(0, str(ROOT))
 
-from adcore.row import Status  # noqa: E402
-from studyspec.layout import read_jsonl  # noqa: E402
-from studyspec.schema import Study  # noqa: E402
-from tune.data_check import check_study_data  # noqa: E402
-from tune.grid import GridPoint, expand, trial_row, unended_trial_row  # noqa: E402
-from tune.progress import StudyClock, trial_line  # noqa: E402
-from tune.results import RunDir, atomic_write, git_commit, write_trials_csv  # noqa: E402
-from tune.resume import remaining  # noqa: E402
-from tune.study import StudyError, load_study  # noqa: E402
-from tune.trial_store import TrialStore  # noqa: E402
+from adcore.row import Status
+from studyspec.layout import read_jsonl
+from studyspec.schema import Study
+from tune.data_check import check_study_data
+from tune.grid import GridPoint, expand, trial_row, unended_trial_row
+from tune.progress import StudyClock, trial_line
+from tune.results import RunDir, atomic_write, git_commit, write_trials_csv
+from tune.resume import remaining
+from tune.study import StudyError, load_study
+from tune.trial_store import TrialStore
 
 RUNNER = "scripts/adcore_grid.py"
 AXES = {"presets": "arm", "folds": "data.fold", "seeds": "seed"}  # shorthand option -> the grid axis it sets

@@ -62,7 +62,12 @@ class SchedulerSpec(_Strict):
 
 class Resources(_Strict):
     cpu: float = Field(1.0, gt=0, description="CPUs per trial; also the trial's torch threads (rounded up)")
-    gpu: float = Field(0.0, ge=0, description="GPUs per trial; a fraction must divide one card (0.5, 0.25, ...)")
+    gpu: float = Field(0.0, ge=0, description="GPUs per trial; a fraction must divide one card (0.5, 0.25, ...): "
+                       "1/gpu trials share a card, each in its own process")
+    mps: Literal["auto", "on", "off"] = Field(
+        "auto", description="where trials share a card (gpu < 1): auto starts NVIDIA's MPS daemon for a local cluster "
+        "when nvidia-cuda-mps-control is there, so their kernels run side by side (else they time-slice); on insists; "
+        "off never starts it (tune/mps.py)")
 
     @field_validator("gpu")
     @classmethod
@@ -73,6 +78,11 @@ class Resources(_Strict):
         if gpu > 1 and gpu != int(gpu):
             raise ValueError(f"more than one GPU must be a whole number, got {gpu}")
         return gpu
+
+    @field_validator("mps", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, mps: Any) -> Any:
+        return {True: "on", False: "off"}.get(mps, mps) if isinstance(mps, bool) else mps  # YAML reads on/off as booleans
 
 
 class SmokeSpec(_Strict):
@@ -140,7 +150,8 @@ class Study(_Strict):
     resources: Resources = Field(default_factory=Resources)
     concurrency: int | None = Field(None, ge=1, description="trials at once (default: as many as resources allow)")
     max_failures: int = Field(2, ge=0, description="retries of a trial whose worker died, from its last checkpoint")
-    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named overlays for --budget")
+    budgets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named overlays for --budget: "
+                                               "trial config keys, and resources and concurrency of the study")
     smoke: SmokeSpec = Field(default_factory=SmokeSpec)
     table: TableSpec = Field(default_factory=TableSpec)
     figures: list[str] = Field(default_factory=list, description="figures drawn besides the default one, by name "

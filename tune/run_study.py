@@ -35,6 +35,7 @@ from studyspec.schema import Study
 from tune.data_check import check_study_data
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row
 from tune.models import finish_models
+from tune.mps import gpu_sharing, mps_problem
 from tune.results import RunDir, git_commit, write_trials_csv
 from tune.resume import Remaining, done_rows, remaining
 from tune.shipped import resolve
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None, prog: str = "python tune/run_study.py") 
         points = expand(study, where=str(args.study))
         space = resolve_space(study, points[0].trial, str(args.study)) if study.search else {}
         _check_scheduler(study, points, str(args.study))
+        problem = mps_problem(study.resources.gpu, study.resources.mps, local=args.address is None)
+        if problem is not None:
+            raise StudyError(f"{args.study}: resources.mps: {problem}")
     except (StudyError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -221,23 +225,34 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
 
 def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
          run: RunDir, meta: dict[str, Any], context: Any, resuming: bool) -> list[dict[str, Any]]:
-    """Start or join Ray, run the Tuner over what is left, and leave Ray again; return the rows of
-    this session's trials that have not ended (an interrupted study)."""
+    """Start or join Ray (with MPS where trials share a GPU), run the Tuner over what is left, and leave
+    Ray again; return the rows of this session's trials that have not ended (an interrupted study)."""
+    import ray
+
+    address = args.address or "local"
+    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
+    with gpu_sharing(study.resources.gpu, study.resources.mps, local=address == "local") as sharing:
+        if sharing:
+            print(f"{study.name}: {sharing}", flush=True)
+        if address == "local":  # the workers inherit MPS's pipe directory from this process's environment
+            dashboard = {"include_dashboard": args.ray_dashboard is not None, "dashboard_host": "127.0.0.1",
+                         "dashboard_port": args.ray_dashboard or 8265}
+            started_ray = ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus,
+                                   _node_ip_address=args.node_ip_address, **dashboard, **quiet)
+            if args.ray_dashboard is not None:
+                print(f"Ray dashboard: http://{started_ray.dashboard_url} (token: ~/.ray/auth_token)", flush=True)
+        else:
+            ray.init(address=address, **quiet)
+        return _tune(args, study, todo, space, run, meta, context, resuming, address)
+
+
+def _tune(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
+          run: RunDir, meta: dict[str, Any], context: Any, resuming: bool, address: str) -> list[dict[str, Any]]:
+    """The Tuner over what is left, on the Ray this driver has joined; leaves Ray at the end."""
     import ray
 
     from tune.tuner import build_tuner
 
-    address = args.address or "local"
-    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="WARNING")}
-    if address == "local":
-        dashboard = {"include_dashboard": args.ray_dashboard is not None, "dashboard_host": "127.0.0.1",
-                     "dashboard_port": args.ray_dashboard or 8265}
-        started_ray = ray.init(address="local", num_cpus=args.num_cpus, num_gpus=args.num_gpus,
-                               _node_ip_address=args.node_ip_address, **dashboard, **quiet)
-        if args.ray_dashboard is not None:
-            print(f"Ray dashboard: http://{started_ray.dashboard_url} (token: ~/.ray/auth_token)", flush=True)
-    else:
-        ray.init(address=address, **quiet)
     try:
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)

@@ -7,6 +7,7 @@ valid choices.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Sequence, get_args, get_origin
 
@@ -15,6 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from adcore.config import PAPER_BUDGET, TrialConfig, deep_merge, set_dotted
 from studyspec.schema import Study
+
+
+BUDGET_STUDY_KEYS = ("resources", "concurrency")  # what a --budget overlay sets on the study, not on the trials
 
 
 class StudyError(ValueError):
@@ -92,7 +96,12 @@ def load_study(path: str | Path, sets: Sequence[str] = (), smoke: bool = False, 
             raw["search"]["num_samples"] = study.smoke.num_samples
         raw["applied"].append("--smoke")
     if budget is not None:
-        raw["base"] = deep_merge(raw["base"], _budget_overlay(raw, budget))
+        overlay = copy.deepcopy(_budget_overlay(raw, budget))
+        for key in BUDGET_STUDY_KEYS:  # a GPU budget also says how trials share the GPU
+            if key in overlay:
+                value = overlay.pop(key)
+                raw[key] = deep_merge(raw.get(key) or {}, value) if isinstance(value, dict) else value
+        raw["base"] = deep_merge(raw["base"], overlay)
         raw["applied"].append(f"--budget {budget}")
     for item in sets:
         try:

@@ -65,6 +65,9 @@ class Detector(nn.Module):
     needs_images: ClassVar[bool] = False
     uses_imagenet_head: ClassVar[bool] = False  # the backbone's pretrained classifier stays trainable
     metric_names: ClassVar[tuple[str, ...]] = ()  # the keys test_metrics() reports (fixed keys of every row)
+    # loss() only launches device work on tensors of fixed shape (no host sync, no data-dependent shape, no host
+    # randomness), so the whole training step can be captured in a CUDA graph (runtime.cuda_graph)
+    graph_safe: ClassVar[bool] = False
 
     def __init__(self, backbone: Backbone, params: ComponentParams) -> None:
         super().__init__()
