@@ -20,6 +20,7 @@ skip, a detector this version cannot load).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -81,15 +82,40 @@ def _row(folder: Path) -> dict:
         return {}
 
 
+@contextlib.contextmanager
+def _mlflow_store(tracking_uri: str | None) -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs set to ``tracking_uri`` for a models:/ URI, then
+    restored: ``mlflow.set_tracking_uri`` also writes $MLFLOW_TRACKING_URI, which a study driver started
+    later in the same process (or a child of it) would otherwise take as its own store."""
+    import mlflow
+
+    if not tracking_uri:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _from_mlflow(uri: str, tracking_uri: str | None, into: Path) -> Path:
     require("mlflow", "score with an MLflow model URI")
     import mlflow
 
-    if tracking_uri:  # models:/ URIs resolve through the process's tracking and registry URIs
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into), tracking_uri=tracking_uri))
+        with _mlflow_store(tracking_uri):
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into),
+                                                             tracking_uri=tracking_uri))
     except Exception as error:  # noqa: BLE001 - MLflow raises many kinds for an unknown model or store
         raise ScoreError(f"{uri}: MLflow at {tracking_uri or mlflow.get_tracking_uri()} has no such model "
                          f"({type(error).__name__}: {str(error).splitlines()[0][:300]}); --tracking-uri names the store")

@@ -28,9 +28,9 @@ def test_a_study_installs_what_a_study_needs_and_the_tests_add_the_rest() -> Non
 
 @pytest.mark.parametrize("study", ["masking", "studies/masking.yaml"])
 def test_study_is_a_name_or_a_path_for_every_target(study: str) -> None:
-    assert "tune/run_study.py studies/masking.yaml" in planned("study", f"STUDY={study}", *FRESH)
-    assert "serve.py mlflow results/masking" in planned("mlflow-ui", f"STUDY={study}", *FRESH)
-    assert "serve.py optuna results/masking" in planned("optuna-dashboard", f"STUDY={study}", *FRESH)
+    assert "adstudy run studies/masking.yaml" in planned("study", f"STUDY={study}", *FRESH)
+    assert "adstudy serve mlflow results/masking" in planned("mlflow-ui", f"STUDY={study}", *FRESH)
+    assert "adstudy serve optuna results/masking" in planned("optuna-dashboard", f"STUDY={study}", *FRESH)
 
 
 def test_the_tracking_servers_postgres_port_is_free_by_default_and_can_be_chosen() -> None:

@@ -4,6 +4,7 @@ recorded test AUROC; a bad image or a detector of another config version is one 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,10 @@ def test_a_kept_detector_scores_its_trials_test_images_as_the_trial_did(name: st
     model = client.search_logged_models([experiment], filter_string=f"tags.`adstudy.model` = 'run-0/{name}'")
     assert len(model) == 1 and model[0].status == "READY" and model[0].params["method.name"] == name
     assert model[0].source_run_id == journal.state()["run_id"]
+    tracking_before = os.environ.get("MLFLOW_TRACKING_URI")
     assert adstudy(["score", f"models:/{model[0].model_id}", str(images), "--out", str(tmp_path / "mlflow"),
                     "--tracking-uri", tracking.uri]) == 0
+    assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_before  # a driver started next keeps its own store
     _, from_mlflow, _ = _scores(tmp_path / "mlflow")
     assert auroc(labels, from_mlflow) == pytest.approx(trial.row["test_auroc"], abs=1e-6)
 
