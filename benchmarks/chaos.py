@@ -33,7 +33,8 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
-from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for  # noqa: E402
+from testing.local_cluster import LocalCluster  # noqa: E402
+from testing.processes import free_port, kill_session, wait_for  # noqa: E402
 from tune.results import RunDir  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
 
@@ -198,20 +199,24 @@ def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> b
 
 def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, driver_kills: int = 4,
           worker_kills: int = 3, seed: int = 0, outage: bool = True, truncate: bool = True,
-          log: Callable[[str], None] = print) -> Counts:
-    """Run one chaos drill (a grid or a search study) and return its counts."""
+          log: Callable[[str], None] = print, cluster: LocalCluster | None = None) -> Counts:
+    """Run one chaos drill (a grid or a search study) and return its counts: on a new cluster of
+    ``nodes`` nodes of 1 CPU, or on ``cluster`` (the tests' own, left running; nothing else may run
+    trials on it meanwhile, as the drill kills trial workers at random)."""
     rng = random.Random(f"{kind}-{seed}")
     counts = Counts(f"chaos_{kind}", trials=trials)
     folder.mkdir(parents=True, exist_ok=True)
     study, out = study_file(folder, kind, trials, seed), folder / "results"
-    cluster, server = LocalCluster(), TrackingServer(folder)
+    own = cluster is None
+    cluster, server = cluster or LocalCluster(), TrackingServer(folder)
     driver_log = (folder / f"driver-{kind}.log").open("a")
     seen_rows: dict[str, str] = {}  # trial id -> started_at of every row seen during the drill
     expected: list[tuple[float, dict[str, int]]] = []  # (when, newest valid checkpoint per trial) at each kill
     try:
-        cluster.head(num_cpus=1)
-        for _ in range(nodes - 1):
-            cluster.worker(num_cpus=1)
+        if own:
+            cluster.head(num_cpus=1)
+            for _ in range(nodes - 1):
+                cluster.worker(num_cpus=1)
         server.start()
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
@@ -293,7 +298,8 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
     finally:
         driver_log.close()
         server.stop()
-        cluster.stop()
+        if own:
+            cluster.stop()
     return counts
 
 

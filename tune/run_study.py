@@ -11,7 +11,8 @@ MLflow, aggregated into the paper-style table.
 Results go to <out>/<study>/<run-id>/ (trials.csv, table.md/.csv/.tex, figures/, tune/ state);
 MLflow to sqlite:///<out>/mlflow.db unless --tracking-uri (or MLFLOW_TRACKING_URI) names one.
 Exit status: 0 the study finished, 1 it was interrupted (resume it) or no trial succeeded,
-2 the study file or an option is invalid.
+2 the study file or an option is invalid, 3 it lost its Ray cluster (or found none at --address):
+the trials that ended are saved; resume it once Ray is back.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from tune.space import resolve_space  # noqa: E402
 from tune.study import Study, StudyError, load_study  # noqa: E402
 from tune.tracking import STUDY, Tracking, default_tracking_uri, http_defaults, is_local  # noqa: E402
 from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
+from tune.ray_watch import LOST_RAY, RayWatch, unreachable  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,6 +193,10 @@ def _tracking_meta(tracking: Tracking) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
          run: RunDir | None) -> int:
+    if args.address and (problem := unreachable(args.address)):  # ray.init would wait minutes, saying little
+        print(f"no Ray cluster at --address {args.address}: {problem}; start it (ray start --head) or fix the "
+              "address (or RAY_ADDRESS)", file=sys.stderr)
+        return LOST_RAY
     _environment()
     from tune.trainable import TrialContext
 
@@ -229,6 +235,7 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
                  _node_ip_address=args.node_ip_address, **quiet)
     else:
         ray.init(address=address, **quiet)
+    watch = RayWatch.of_this_driver(lambda what: _lost_ray(args, study, run, address, what)).start()
     try:
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)
@@ -243,7 +250,21 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return unfinished
     finally:
+        watch.stop()  # before Ray is shut down on purpose
         ray.shutdown()
+
+
+def _lost_ray(args: argparse.Namespace, study: Study, run: RunDir, address: str, what: str) -> None:
+    """What a driver without its Ray leaves (tune/ray_watch.py then ends it with LOST_RAY): trials.csv from
+    the rows of the trials that ended, and one message saying what went and how to go on."""
+    ended = len(write_trials_csv(run))
+    meta = run.read_meta()
+    meta.setdefault("sessions", [{}])[-1]["lost_ray"] = what  # said here too, for a driver whose stderr is lost
+    run.write_meta(meta)
+    where = "the local Ray it started" if address == "local" else f"the Ray cluster at {address}"
+    print(f"{study.name}: lost {where}: {what}. {ended} of {_total(study)} trials had ended; their rows are in "
+          f"{run.trials_csv}, and trials still running stopped with Ray. Once Ray is back, continue with\n"
+          f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", file=sys.stderr, flush=True)
 
 
 def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], tracking: Tracking,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.chaos import TrackingServer
 from conftest import logged, runs_of, the_run, trials, write_study
-from tune.local_cluster import wait_for
+from testing.processes import wait_for
 from tune.sync_tracking import main as sync_tracking
 from tune.tracking import STUDY, TRIAL_TAG, Tracking
 
