@@ -10,7 +10,7 @@ POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/po
 STUDY ?= studies/ablation_table4.yaml
 STUDY_NAME = $(basename $(notdir $(STUDY)))
 
-.PHONY: setup test study mlflow-ui optuna-dashboard tracking-server clean-venv
+.PHONY: setup test test-fast study mlflow-ui optuna-dashboard tracking-server clean-venv
 
 setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM) $(POSTGRES)
 
@@ -32,8 +32,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The whole suite, as CI runs it (.ci/run), and its 15 slowest tests. test-fast is the inner loop: it
+# leaves out the tests marked slow, ray, browser or postgres (pyproject.toml) and needs none of them.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+test-fast: $(STAMP) $(FASHION_MNIST)
+	$(PY) -m pytest -q -m "not slow and not ray and not browser and not postgres"
 
 study: setup
 	$(PY) tune/run_study.py $(STUDY)

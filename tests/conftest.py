@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny real budget on Fashion-MNIST, and a private cache directory."""
+"""Shared fixtures: a tiny real budget on Fashion-MNIST, and a private cache directory; and the
+markers of the tests that use a Ray cluster or a PostgreSQL server, set from the fixtures they use."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +7,17 @@ from typing import Any, Callable
 
 import pytest
 import torch
+
+
+# fixture -> marker of every test that uses it, directly or through another fixture
+FIXTURE_MARKERS = {"cluster": "ray", "smoke_run": "ray", "postgres_server": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -286,7 +286,7 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     run.write_meta(meta)
     if complete:
         _prune_checkpoints(run)
-        shutil.rmtree(work_root(run.run_id), ignore_errors=True)  # this node's leftovers of killed attempts
+        shutil.rmtree(work_root(str(run.path)), ignore_errors=True)  # this node's leftovers of killed attempts
     print(f"\n{table}")
     print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.json, .csv, .tex), figures in {run.figures}")
     if report:

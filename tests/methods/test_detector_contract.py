@@ -19,8 +19,9 @@ SCORES = ("val_ap", "val_auroc", "test_ap", "test_auroc")
 @pytest.mark.parametrize("name", METHODS.names())
 def test_builds_trains_checkpoints_resumes_and_scores(name: str, tiny_budget, tmp_path: Path,
                                                       interrupt_after_first_epoch) -> None:
-    tiny_budget["data"].update(n_normal=16, n_oe=16, n_val=4, n_test=64)
-    tiny_budget["optim"]["batch_size"] = 8  # two steps an epoch
+    # one step of 8 normals (and 8 OE images) an epoch: GEOM's epoch is 72 steps, one per transformation
+    tiny_budget["data"].update(n_normal=8, n_oe=8, n_val=4, n_test=64)
+    tiny_budget["optim"]["batch_size"] = 8
     cfg = build_config(tiny_budget, {"method": {"name": name}})
     uninterrupted = run_trial(cfg)
     assert uninterrupted["status"] == "ok", uninterrupted["message"]

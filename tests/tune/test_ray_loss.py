@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import finish_driver, logged, runs_of, start_driver, trials, write_study
 from testing.local_cluster import LocalCluster
 from testing.processes import command_line, free_port, wait_for
@@ -21,6 +23,7 @@ from tune.ray_watch import LOST_RAY, RayWatch
 from tune.run_study import main
 
 
+@pytest.mark.ray
 def test_a_driver_whose_ray_cluster_dies_mid_study_says_so_keeps_what_ended_and_exits_3(tmp_path: Path) -> None:
     nodes = LocalCluster()  # a cluster of its own: this test kills it
     try:
