@@ -64,8 +64,8 @@ class LocalCluster:
         for index, node in enumerate(self.nodes):
             if node.poll() is not None:
                 log = self.temp / f"node-{index}.log"
-                raise RuntimeError(f"Ray node {index} of the cluster at {self.address} ended (status {node.returncode});"
-                                   f" its log, {log}:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"Ray node {index} of the cluster at {self.address} ended (status "
+                                   f"{node.returncode}); its log, {log}:\n{log.read_text()[-3000:]}")
         return True
 
     def check(self) -> None:

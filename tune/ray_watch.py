@@ -3,9 +3,9 @@ status LOST_RAY (3) instead of disappearing.
 
 Ray's core worker ends a driver whose GCS stops answering after 60 s with ``_exit(1)``: no Python
 ``finally`` runs, and its one line goes to the driver's stderr (inside pytest, which captures it,
-nowhere anyone sees). A driver whose node's raylet died hangs or fails inside Tune's calls. Neither
-says what happened or what to do, and the main thread, blocked inside Ray, cannot be asked to
-unwind. So a daemon thread checks every ``every_s`` seconds that the GCS accepts a connection and
+nowhere anyone sees). A driver whose node's raylet died while its GCS lives on waits inside Tune's
+calls. Neither says what happened or what to do, and the main thread, blocked inside Ray, cannot be
+asked to unwind. So a daemon thread checks every ``every_s`` seconds that the GCS accepts a connection and
 that this node's raylet process is alive; once the GCS has refused for ``grace_s`` (well under
 Ray's 60 s: a GCS that comes back within it is not a loss) or the raylet has ended, it calls
 ``on_lost`` with what it saw (the driver then saves what the run has and prints how to resume)
@@ -58,8 +58,8 @@ class RayWatch:
     """Watches the GCS at ``gcs_address`` (host:port) and the raylet process ``raylet`` (a pid; None:
     only the GCS) from a daemon thread; ``stop()`` before the driver shuts Ray down itself."""
 
-    def __init__(self, gcs_address: str, raylet: int | None, on_lost: Callable[[str], None],
-                 every_s: float = 2.0, grace_s: float = 20.0, end_process: Callable[[int], None] = os._exit) -> None:
+    def __init__(self, gcs_address: str, raylet: int | None, on_lost: Callable[[str], None], every_s: float = 2.0,
+                 grace_s: float = 20.0, end_process: Callable[[int], None] = os._exit) -> None:
         self.gcs_address, self.raylet = gcs_address, raylet
         self.on_lost, self.every_s, self.grace_s, self.end_process = on_lost, every_s, grace_s, end_process
         self._pidfd = _pidfd(raylet) if raylet is not None else None

@@ -264,7 +264,8 @@ def _lost_ray(args: argparse.Namespace, study: Study, run: RunDir, address: str,
     where = "the local Ray it started" if address == "local" else f"the Ray cluster at {address}"
     print(f"{study.name}: lost {where}: {what}. {ended} of {_total(study)} trials had ended; their rows are in "
           f"{run.trials_csv}, and trials still running stopped with Ray. Once Ray is back, continue with\n"
-          f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", file=sys.stderr, flush=True)
+          f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", file=sys.stderr,
+          flush=True)
 
 
 def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], tracking: Tracking,
