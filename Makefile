@@ -14,7 +14,7 @@ STUDY ?= ablation_table4
 STUDY_NAME = $(basename $(notdir $(STUDY)))
 STUDY_FILE = $(if $(findstring /,$(STUDY)),$(STUDY),studies/$(STUDY_NAME).yaml)
 
-.PHONY: setup setup-test test study mlflow-ui optuna-dashboard tracking-server clean-venv
+.PHONY: setup setup-test test test-fast study mlflow-ui optuna-dashboard tracking-server clean-venv
 
 # What a study needs: the virtualenv (about 6.7 GB: PyPI's Linux torch carries CUDA) and Fashion-MNIST.
 setup: $(STAMP) $(FASHION_MNIST)
@@ -40,8 +40,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The whole suite, as CI runs it (.ci/run), and its 15 slowest tests. test-fast is the inner loop: it
+# leaves out the tests marked slow, ray, browser or postgres (pyproject.toml) and needs none of them.
 test: setup-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not ray and not browser and not postgres"
 
 study: setup
 	$(VENV)/bin/adstudy run $(STUDY_FILE)

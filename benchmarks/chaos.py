@@ -1,7 +1,7 @@
 """The chaos drill: a study on a local multi-node Ray cluster that loses nothing while its parts fail.
 
-    python benchmarks/chaos.py                       # grid of 40 trials and a search of 40, 4 nodes
-    python benchmarks/chaos.py --trials 12 --driver-kills 2 --seed 3
+    python -m benchmarks.chaos                      # grid of 40 trials and a search of 40, 4 nodes
+    python -m benchmarks.chaos --trials 12 --driver-kills 2 --seed 3
 
 For a grid study and for an Optuna search, a seeded chaos loop SIGKILLs the driver several times
 at random moments (some right as Tune writes its experiment state) and resumes it with
@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 import yaml
 
 from adcore.row import Status
-from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for
+from testing.local_cluster import LocalCluster
+from testing.processes import free_port, kill_session, wait_for
 from tune.results import RunDir
 from tune.trial_store import TRIALS_DIR, TrialStore
 
@@ -194,20 +195,24 @@ def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> b
 
 def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, driver_kills: int = 4,
           worker_kills: int = 3, seed: int = 0, outage: bool = True, truncate: bool = True,
-          log: Callable[[str], None] = print) -> Counts:
-    """Run one chaos drill (a grid or a search study) and return its counts."""
+          log: Callable[[str], None] = print, cluster: LocalCluster | None = None) -> Counts:
+    """Run one chaos drill (a grid or a search study) and return its counts: on a new cluster of
+    ``nodes`` nodes of 1 CPU, or on ``cluster`` (the tests' own, left running; nothing else may run
+    trials on it meanwhile, as the drill kills trial workers at random)."""
     rng = random.Random(f"{kind}-{seed}")
     counts = Counts(f"chaos_{kind}", trials=trials)
     folder.mkdir(parents=True, exist_ok=True)
     study, out = study_file(folder, kind, trials, seed), folder / "results"
-    cluster, server = LocalCluster(), TrackingServer(folder)
+    own = cluster is None
+    cluster, server = cluster or LocalCluster(), TrackingServer(folder)
     driver_log = (folder / f"driver-{kind}.log").open("a")
     seen_rows: dict[str, str] = {}  # trial id -> started_at of every row seen during the drill
     expected: list[tuple[float, dict[str, int]]] = []  # (when, newest valid checkpoint per trial) at each kill
     try:
-        cluster.head(num_cpus=1)
-        for _ in range(nodes - 1):
-            cluster.worker(num_cpus=1)
+        if own:
+            cluster.head(num_cpus=1)
+            for _ in range(nodes - 1):
+                cluster.worker(num_cpus=1)
         server.start()
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
@@ -289,7 +294,8 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
     finally:
         driver_log.close()
         server.stop()
-        cluster.stop()
+        if own:
+            cluster.stop()
     return counts
 
 

@@ -14,7 +14,8 @@ trained detector (runtime.keep_model, tune/models.py).
 Results go to <out>/<study>/<run-id>/ (trials.csv, table.md/.csv/.tex, figures/, tune/ state);
 MLflow to sqlite:///<out>/mlflow.db unless --tracking-uri (or MLFLOW_TRACKING_URI) names one.
 Exit status: 0 the study finished, 1 it was interrupted (resume it) or no trial succeeded,
-2 the study file or an option is invalid.
+2 the study file or an option is invalid, 3 it lost its Ray cluster (or found none at --address):
+the trials that ended are saved; resume it once Ray is back.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from tune.data_check import check_study_data
 from tune.grid import GridPoint, expand, trial_id, unended_trial_row
 from tune.models import finish_models
 from tune.mps import gpu_sharing, mps_problem
+from tune.ray_watch import LOST_RAY, RayWatch, unreachable
 from tune.results import RunDir, git_commit, write_trials_csv
 from tune.resume import Remaining, done_rows, remaining
 from tune.shipped import resolve
@@ -200,6 +202,10 @@ def _tracking_meta(tracking: Tracking) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]],
          run: RunDir | None) -> int:
+    if args.address and (problem := unreachable(args.address)):  # ray.init would wait minutes, saying little
+        print(f"no Ray cluster at --address {args.address}: {problem}; start it (ray start --head) or fix the "
+              "address (or RAY_ADDRESS)", file=sys.stderr)
+        return LOST_RAY
     _environment()
     from tune.trainable import TrialContext
 
@@ -253,6 +259,7 @@ def _tune(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[s
 
     from tune.tuner import build_tuner
 
+    watch = RayWatch.of_this_driver(lambda what: _lost_ray(args, study, run, address, what)).start()
     try:
         tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
         meta["workers"] = _workers(study)
@@ -267,7 +274,22 @@ def _tune(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[s
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return unfinished
     finally:
+        watch.stop()  # before Ray is shut down on purpose
         ray.shutdown()
+
+
+def _lost_ray(args: argparse.Namespace, study: Study, run: RunDir, address: str, what: str) -> None:
+    """What a driver without its Ray leaves (tune/ray_watch.py then ends it with LOST_RAY): trials.csv from
+    the rows of the trials that ended, and one message saying what went and how to go on."""
+    ended = len(write_trials_csv(run))
+    meta = run.read_meta()
+    meta.setdefault("sessions", [{}])[-1]["lost_ray"] = what  # said here too, for a driver whose stderr is lost
+    run.write_meta(meta)
+    where = "the local Ray it started" if address == "local" else f"the Ray cluster at {address}"
+    print(f"{study.name}: lost {where}: {what}. {ended} of {study.trials} trials had ended; their rows are in "
+          f"{run.trials_csv}, and trials still running stopped with Ray. Once Ray is back, continue with\n"
+          f"  python tune/run_study.py {args.study} --out {args.out} --resume {run.run_id}", file=sys.stderr,
+          flush=True)
 
 
 def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str, Any], tracking: Tracking,
@@ -290,7 +312,7 @@ def _finish(args: argparse.Namespace, study: Study, run: RunDir, meta: dict[str,
     run.write_meta(meta)
     if complete:
         _prune_checkpoints(run)
-        shutil.rmtree(work_root(run.run_id), ignore_errors=True)  # this node's leftovers of killed attempts
+        shutil.rmtree(work_root(str(run.path)), ignore_errors=True)  # this node's leftovers of killed attempts
     print(f"\n{table}")
     print(f"results: {run.trials_csv}\ntable:   {run.path / 'table.md'} (.json, .csv, .tex), figures in {run.figures}")
     if report:

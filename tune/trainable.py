@@ -14,6 +14,7 @@ whatever one trial does.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -37,10 +38,12 @@ from tune.tracking import TRIAL_TAG, Tracking, http_defaults
 from tune.trial_store import TrialStore
 
 
-def work_root(run_id: str) -> Path:
+def work_root(run_path: str) -> Path:
     """Where a study run's trials keep their working checkpoint on a node (the copy that counts is
-    in the run directory); the driver removes it when the study has finished."""
-    return Path(tempfile.gettempdir()) / "adstudy-trials" / run_id
+    in the run directory); the driver removes it when the study has finished. Named by the run's
+    whole path: run ids are start times, which two studies started in the same second share."""
+    digest = hashlib.sha1(run_path.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "adstudy-trials" / f"{Path(run_path).name}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
     journal.start(key, params, _tags(context, point["labels"], cfg, key))
     journal.set_status("RUNNING")
     journal.send()
-    workdir = work_root(context.run_id) / key
+    workdir = work_root(context.run_path) / key
     shutil.rmtree(workdir, ignore_errors=True)  # left by an attempt whose worker was killed
     workdir.mkdir(parents=True)
     restored = store.restore(workdir / CHECKPOINT_FILE, lambda path: load_checkpoint(path.parent))

@@ -40,6 +40,7 @@ def _gpu_copy(run: Path, folder: Path) -> Path:
     return copy
 
 
+@pytest.mark.browser
 def test_compare_shows_every_cell_its_difference_and_each_budget(smoke_run: Path, artifacts: Path,
                                                                   tmp_path: Path) -> None:
     binary = chromium_binary()

@@ -10,7 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from servers import http, listening_addresses, wait_until_serving
-from tune.local_cluster import free_port
+from testing.processes import free_port
 
 
 def test_mlflow_ui_serves_parent_and_child_runs_on_loopback(smoke_run: Path, serve: Callable) -> None:

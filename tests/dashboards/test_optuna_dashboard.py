@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from servers import ROOT, http, listening_addresses, wait_until_serving
-from tune.local_cluster import free_port
+from testing.processes import free_port
 
 REPORTS = {"aaaa0001": [0.50, 0.60], "aaaa0002": [0.70, 0.40]}  # Tune's trial id: val_ap after epoch 1, final
 

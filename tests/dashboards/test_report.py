@@ -46,6 +46,7 @@ SORT = """(() => {
 })()"""
 
 
+@pytest.mark.browser
 def test_report_renders_offline_in_headless_chromium(smoke_run: Path, artifacts: Path, tmp_path: Path) -> None:
     binary = chromium_binary()
     if binary is None:

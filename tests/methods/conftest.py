@@ -25,12 +25,13 @@ _TRAINED: dict[str, Trained] = {}  # for the whole test run: each method trains 
 
 @pytest.fixture
 def trained(tiny_budget: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Trained]:
-    """name -> that method trained uninterrupted at a tiny budget (16 normals, two steps an epoch), once."""
+    """name -> that method trained uninterrupted at a tiny budget, once: one step of 8 normals (and 8 OE
+    images) an epoch, since GEOM's epoch is a step per transformation (72)."""
 
     def train(name: str) -> Trained:
         if name not in _TRAINED:
             budget = copy.deepcopy(tiny_budget)
-            budget["data"].update(n_normal=16, n_oe=16, n_val=4, n_test=64)
+            budget["data"].update(n_normal=8, n_oe=8, n_val=4, n_test=64)
             budget["optim"]["batch_size"] = 8
             cfg = build_config(budget, {"method": {"name": name}})
             kept = tmp_path_factory.mktemp("kept") / name

@@ -19,7 +19,7 @@ SCORES = ("val_ap", "val_auroc", "test_ap", "test_auroc")
 @pytest.mark.parametrize("name", METHODS.names())
 def test_builds_trains_checkpoints_resumes_and_scores(name: str, trained, tmp_path: Path,
                                                       interrupt_after_first_epoch) -> None:
-    cfg, uninterrupted = trained(name).cfg, trained(name).row  # at two steps an epoch (tests/methods/conftest.py)
+    cfg, uninterrupted = trained(name).cfg, trained(name).row  # one step an epoch (tests/methods/conftest.py)
     assert uninterrupted["status"] == "ok", uninterrupted["message"]
     assert all(math.isfinite(uninterrupted[key]) for key in SCORES)
     method = METHODS.get(name)

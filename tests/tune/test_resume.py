@@ -1,38 +1,41 @@
 """A driver SIGKILLed mid-study and resumed finishes the study without re-running finished trials,
 with one row and one MLflow child run per trial; a resumed Optuna search continues its count.
-The driver joins the session's Ray node, so the cluster outlives it, as on a real cluster."""
+The driver joins the session's Ray cluster, so the cluster outlives it, as on a real cluster."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from conftest import logged, mlflow_runs, runs_of, start_driver, the_run, trials, write_study
-from tune.local_cluster import kill_session, wait_for
+from conftest import logged, mlflow_runs, runs_of, start_driver, stop_driver, the_run, trials, write_study
+from testing.local_cluster import LocalCluster
+from testing.processes import wait_for
 
 
-def _kill_after_some_trials(study: Path, out: Path, tmp_path: Path, name: str, address: str, total: int) -> list[dict]:
-    """Start the driver on the cluster at ``address``, let a trial end, SIGKILL the driver mid-study.
+def _kill_after_some_trials(study: Path, out: Path, tmp_path: Path, name: str, cluster: LocalCluster,
+                            total: int) -> list[dict]:
+    """Start the driver on the cluster, let a trial end, SIGKILL the driver mid-study.
 
     Returns the rows of trials that had ended 1.5 s before the kill: Tune's state (saved every
     second) holds them as finished."""
-    driver = start_driver([str(study), "--out", str(out), "--address", address], tmp_path / "driver.log")
+    log = tmp_path / "driver.log"
+    driver = start_driver([str(study), "--out", str(out), "--address", cluster.address], log, cluster.env)
     try:
         run = wait_for(lambda: runs_of(out, name), 120, "the run directory")[0]
         wait_for(lambda: logged(run), 180, "a finished trial", every=0.05)
         before = logged(run)
         time.sleep(1.5)
-        assert driver.poll() is None, (tmp_path / "driver.log").read_text()
+        assert driver.poll() is None, log.read_text()
     finally:
-        kill_session(driver.pid)
+        stop_driver(driver, log)  # SIGKILL
     assert len(logged(run)) < total, "the study ended before the kill; make it longer"
     return before
 
 
 def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tmp_path: Path, run_study,
-                                                                            ray_cluster) -> None:
+                                                                            cluster) -> None:
     study = write_study(tmp_path, "killed", grid={"arm": ["a2"], "data.fold": list(range(4))})
     out = tmp_path / "results"
-    before = _kill_after_some_trials(study, out, tmp_path, "killed", ray_cluster.address, total=4)
+    before = _kill_after_some_trials(study, out, tmp_path, "killed", cluster, total=4)
 
     assert run_study(study, "--resume") == 0
     frame = trials(the_run(out, "killed"))
@@ -47,11 +50,11 @@ def test_driver_killed_mid_study_resumes_to_one_finished_trial_per_grid_point(tm
     assert {c.info.status for c in children} == {"FINISHED"}  # no orphaned RUNNING runs
 
 
-def test_optuna_search_resumed_continues_its_trial_count(tmp_path: Path, run_study, ray_cluster) -> None:
+def test_optuna_search_resumed_continues_its_trial_count(tmp_path: Path, run_study, cluster) -> None:
     search = {"num_samples": 4, "seed": 3, "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
     study = write_study(tmp_path, "searched", grid={"arm": ["a2"]}, search=search)
     out = tmp_path / "results"
-    before = _kill_after_some_trials(study, out, tmp_path, "searched", ray_cluster.address, total=4)
+    before = _kill_after_some_trials(study, out, tmp_path, "searched", cluster, total=4)
 
     assert run_study(study, "--resume") == 0
     frame = trials(the_run(out, "searched"))

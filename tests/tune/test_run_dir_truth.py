@@ -1,7 +1,7 @@
 """What --resume and the tracking journal rest on, without Ray: the run directory's own files say what
 is left (whatever Tune's experiment state says) and what each trial is (Tune's config names its grid
 point by key), a truncated newest checkpoint falls back to the one before it with a warning, and a
-journal sent twice to MLflow duplicates nothing."""
+journal sent twice to MLflow duplicates nothing; two runs never share a working folder."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ from tune.results import RunDir
 from tune.resume import remaining
 from tune.study import load_study
 from tune.tracking import STUDY, Tracking
+from tune.trainable import work_root
 from tune.trial_store import TrialStore
 
 
@@ -111,3 +112,10 @@ def test_a_journal_sent_twice_duplicates_no_run_param_or_metric_step(tmp_path: P
     assert child.data.params == {"optim.lr": "0.1"} and child.info.status == "FINISHED"
     assert child.data.tags["mlflow.parentRunId"] == tracking.ids()["parent_run_id"]
     assert [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, "val_ap")] == [(1, 0.5), (2, 0.6)]
+
+
+def test_runs_started_in_the_same_second_never_share_a_working_folder(tmp_path: Path) -> None:
+    # run ids are start times: two studies, or one study under two results roots, can share one
+    runs = [tmp_path / "results" / "grid" / "20261204-120000", tmp_path / "results" / "search" / "20261204-120000",
+            tmp_path / "elsewhere" / "grid" / "20261204-120000"]
+    assert len({work_root(str(run)) for run in runs}) == 3

@@ -3,35 +3,42 @@ and leaves its rows, table and figures; MLflow shows the parent run with its nes
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import metric_history, mlflow_runs, the_run, trials
+from conftest import metric_history, mlflow_runs, run_driver, the_run, trials
 from tune.grid import expand
 from tune.study import load_study
 
 STUDIES = sorted(Path("studies").glob("*.yaml"))
+LOCAL = "ablation_table4"  # the main study starts its own local Ray, as `make study` does; the others join the cluster
+AT_ONCE = 3  # drivers at a time
 
 
 @pytest.fixture(scope="module")
-def smoke_out() -> dict[Path, Path]:
-    """Each study's --smoke run happens once per module; tests look at what it left."""
-    return {}
+def smoke(cluster, empty_mlflow_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, Path]]:
+    """Every study's --smoke run, once per module: study name -> (exit status, results folder). AT_ONCE
+    drivers run at a time on the session's cluster, whose two CPUs run two trials at a time whichever
+    studies they belong to, so one driver's start-up, table and report overlap other studies' trials."""
+    folder = tmp_path_factory.mktemp("smoke")
 
+    def run(study: Path) -> tuple[int, Path]:
+        out = folder / study.stem / "results"
+        log = folder / f"{study.stem}.log"
+        return run_driver(study, ["--smoke"], out, log, cluster, empty_mlflow_store, local=study.stem == LOCAL), out
 
-def _smoke(study: Path, smoke_out: dict[Path, Path], run_study, tmp_path: Path) -> Path:
-    if study not in smoke_out:
-        # The main study starts its own local Ray, as `make study` does; the others join the session's.
-        assert run_study(study, "--smoke", local=study.name == "ablation_table4.yaml") == 0
-        smoke_out[study] = tmp_path / "results"
-    return smoke_out[study]
+    order = sorted(STUDIES, key=lambda study: study.stem != LOCAL)  # the local Ray first, while the cluster is idle
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        return dict(zip((study.stem for study in order), pool.map(run, order)))
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=[p.stem for p in STUDIES])
-def test_smoke_of_every_study_file(study: Path, smoke_out, run_study, tmp_path: Path) -> None:
-    out = _smoke(study, smoke_out, run_study, tmp_path)
+def test_smoke_of_every_study_file(study: Path, smoke) -> None:
+    status, out = smoke[study.stem]
+    assert status == 0, (out.parent.parent / f"{study.stem}.log").read_text()[-5000:]
     spec = load_study(study, smoke=True)
     run = the_run(out, spec.name)
     frame = trials(run)
@@ -50,10 +57,10 @@ def test_smoke_of_every_study_file(study: Path, smoke_out, run_study, tmp_path: 
     assert yaml.safe_load(run.study_yaml.read_text())["applied"] == ["--smoke"]
 
 
-def test_mlflow_shows_a_parent_run_with_nested_children_and_per_epoch_metrics(smoke_out, run_study,
-                                                                              tmp_path: Path) -> None:
-    study = Path("studies/ablation_table4.yaml")
-    out = _smoke(study, smoke_out, run_study, tmp_path)
+def test_mlflow_shows_a_parent_run_with_nested_children_and_per_epoch_metrics(smoke) -> None:
+    study = Path(f"studies/{LOCAL}.yaml")
+    status, out = smoke[LOCAL]
+    assert status == 0
     spec = load_study(study, smoke=True)
     frame = trials(the_run(out, spec.name))
     parents, children = mlflow_runs(out, spec.name)
@@ -78,11 +85,11 @@ def test_mlflow_shows_a_parent_run_with_nested_children_and_per_epoch_metrics(sm
     assert {"table.md", "table.csv", "table.tex", "trials.csv", "figures"} <= artifacts
 
 
-def test_a_search_keeps_its_selected_detector_and_registers_it(smoke_out, run_study, tmp_path: Path) -> None:
+def test_a_search_keeps_its_selected_detector_and_registers_it(smoke, tmp_path: Path) -> None:
     """runtime.keep_model best: the trial the validation metric selects keeps its detector in models/, logged
     as a model of its child run and registered as the study's model; `adstudy score` takes the run directory."""
-    study = Path("studies/adib_search.yaml")
-    out = _smoke(study, smoke_out, run_study, tmp_path)
+    status, out = smoke["adib_search"]
+    assert status == 0
     run = the_run(out, "adib_search")
     frame = trials(run)
     selected = frame.sort_values("val_ap", ascending=False, kind="stable")["trial_id"].iloc[0]
