@@ -194,7 +194,8 @@ def test_a_factor_trial_reports_dci_of_its_features(tiny_budget: dict[str, Any])
     cfg = build_config(tiny_budget, {"method": {"name": "dsvdd"}})
     row = run_trial(cfg)
     assert row["status"] == "ok", row["message"]
-    scores = [row[f"test_dci_{name}"] for name in ("disentanglement", "completeness", "informativeness")]
+    scores = [row[f"test_dci_{name}{kind}"] for name in ("disentanglement", "completeness", "informativeness")
+              for kind in ("", "_random")]  # the trained features' scores, and a random code's beside them
     assert all(0.0 <= value <= 1.0 for value in scores) and 0.0 <= row["test_auroc"] <= 1.0
     assert set(empty_row(cfg, "ok")) == set(row)  # the DCI keys are fixed keys of a factors row
     without = build_config(cfg.model_dump(), {"data": {"factors": {"dci_samples": 0}}})
