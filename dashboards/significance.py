@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -38,8 +38,8 @@ class Significance:
 
     @property
     def unit_text(self) -> str:
-        """'data.fold (seeds averaged within each)', for notes and axis labels."""
-        nested = f" ({', '.join(self.nested)}s averaged within each)" if self.nested else ""
+        """'data.fold, seeds averaged within each', for notes and axis labels."""
+        nested = f", {' and '.join(f'{axis}s' for axis in self.nested)} averaged within each" if self.nested else ""
         return " × ".join(self.units) + nested
 
 
@@ -106,9 +106,11 @@ def notes(study: SavedStudy, result: Significance, frame: pd.DataFrame) -> list[
     if result.pooled:
         first = result.pooled[0]
         marked = [d.row for d in result.pooled if d.resolved]
+        within = (f"averaged over the {' and '.join(f'{axis}s' for axis in result.nested)} both rows finished "
+                  "within each unit, " if result.nested else "")
         out.append(f"Paired differences to {reference} ('Δ' column): each row's {name} minus {reference}'s per "
-                   f"grid point, averaged over the seeds both rows finished within each unit ({result.unit_text}: "
-                   "the benchmark's unit of replication, whose seeds share its anomaly class), then over the units; "
+                   f"grid point, {within}then over the units (unit: {' × '.join(result.units)}, the benchmark's "
+                   "unit of replication, whose seeds share its anomaly class); "
                    "mean with its 95 % bootstrap interval over units (10,000 resamples, seeded), the t interval "
                    "over units in table.csv, Wilcoxon signed-rank p over units with Holm's correction over the "
                    f"{len(result.pooled)} rows compared. * marks a difference that holds for the table as a whole: "
@@ -116,11 +118,10 @@ def notes(study: SavedStudy, result: Significance, frame: pd.DataFrame) -> list[
                    f"intervals widened for the {len(result.pooled)} rows (Bonferroni, {first.marked_confidence:.1%} "
                    "each, in table.csv) both exclude 0, and Holm's p, where given, is below 0.05: "
                    + (", ".join(marked) if marked else f"none; the data resolve no row from {reference}") + ".")
-        for d in result.pooled:
-            if d.dropped:
-                out.append(f"{d.row} vs {reference}: {len(d.dropped)} grid point(s) unmatched (a trial failed or "
-                           f"is missing), dropped, not imputed: {'; '.join(d.dropped)}.")
-        out += _shared_notes(result.pooled, reference)
+        out += _shared(result.pooled, reference, lambda d: d.dropped and (
+            f"{len(d.dropped)} grid point(s) unmatched (a trial failed or is missing), dropped, not imputed: "
+            f"{'; '.join(d.dropped)}"))
+        out += _shared(result.pooled, reference, lambda d: d.note)
         needed = _needed(result, study.table.smallest_effect)
         if needed:
             out.append(needed)
@@ -134,40 +135,40 @@ def notes(study: SavedStudy, result: Significance, frame: pd.DataFrame) -> list[
     return out
 
 
-def _shared_notes(differences: list[PairedDifference], reference: str | None) -> list[str]:
-    """Each distinct note of the rows once, naming the rows it concerns (five rows over 5 folds share one)."""
-    by_note: dict[str, list[str]] = {}
+def _shared(differences: list[PairedDifference], reference: str | None,
+            say: Callable[[PairedDifference], str]) -> list[str]:
+    """Each distinct sentence ``say`` gives the rows once, naming the rows it concerns (six rows over the
+    same 5 folds share one)."""
+    by_text: dict[str, list[str]] = {}
     for d in differences:
-        if d.note:
-            by_note.setdefault(d.note, []).append(d.row)
-    return [f"{', '.join(rows)} vs {reference}: {note}." for note, rows in by_note.items()]
+        if text := say(d):
+            by_text.setdefault(text, []).append(d.row)
+    return [f"{', '.join(rows)} vs {reference}: {text}." for text, rows in by_text.items()]
 
 
 def _needed(result: Significance, effect: float) -> str:
-    """How many folds, at the seeds run and at more, a difference of ``effect`` would need to be marked (at
-    the widened level the mark reads), from each row's spread split into its fold and seed parts."""
+    """How many folds a difference of ``effect`` would need to be marked (at the widened level the mark
+    reads), at the seeds run and with seeds without limit, from each row's spread split into its fold
+    and seed parts."""
     rows = [d for d in result.pooled if d.n > 1 and math.isfinite(d.std)]
     if not rows:
         return ""
     alpha = 1.0 - rows[0].marked_confidence
     unit = result.units[0].split(".")[-1] if len(result.units) == 1 else "unit"
-    cells = []
-    for d in rows:
-        seeds = max(1, round(d.seeds))
-        if math.isfinite(d.within):
-            options = [(s, folds_needed(d.between, d.within, s, effect, alpha=alpha, power=POWER))
-                       for s in dict.fromkeys((seeds, 4 * seeds))]
-            text = ", ".join(f"{_count(f)} {unit}s × {s} seeds" for s, f in options)
-            floor = folds_needed(d.between, 0.0, 1, effect, alpha=alpha, power=POWER)
-            cells.append(f"{d.row} {text} (never fewer than {_count(floor)} {unit}s)")
-        else:  # one seed per unit: the spread is not split into its parts
-            cells.append(f"{d.row} {_count(folds_needed(d.std ** 2, 0.0, 1, effect, alpha=alpha, power=POWER))} "
-                         f"{unit}s at 1 seed")
-    available = max(d.n for d in rows)
-    return (f"{unit.capitalize()}s and seeds needed to mark a difference of {effect:g} points to {result.reference} "
-            f"(paired t-test over {unit}s at the mark's α = {alpha:.3g}, {POWER:.0%} power), from each row's "
-            f"observed spread split into its {unit} and seed parts: {'; '.join(cells)}. This run has {available} "
-            f"{unit}s; more seeds shrink only the seed part.")
+
+    def folds(variance: float, seed_variance: float, seeds: float) -> str:
+        return _count(folds_needed(variance, seed_variance, max(1, round(seeds)), effect, alpha=alpha, power=POWER))
+
+    if all(math.isfinite(d.within) for d in rows):
+        cells = [f"{d.row} {folds(d.between, d.within, d.seeds)} ({folds(d.between, 0.0, 1)})" for d in rows]
+        how = (f"at the seeds per {unit} run ({rows[0].seeds:g}) and, in brackets, with seeds without limit (the "
+               f"{unit} part of the spread alone), from each row's spread split into its {unit} and seed parts")
+    else:  # one seed per unit: the spread is not split into its parts
+        cells = [f"{d.row} {folds(d.std ** 2, 0.0, 1)}" for d in rows]
+        how = f"at 1 seed per {unit}, from each row's spread over {unit}s"
+    return (f"{unit.capitalize()}s needed to mark a difference of {effect:g} points to {result.reference} (paired "
+            f"t-test over {unit}s at the mark's α = {alpha:.3g}, {POWER:.0%} power), {how}: {', '.join(cells)}. "
+            f"This run has {max(d.n for d in rows)} {unit}s; more seeds shrink only the seed part.")
 
 
 def _count(n: int) -> str:
