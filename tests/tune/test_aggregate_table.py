@@ -61,7 +61,7 @@ def test_each_row_gets_its_paired_difference_to_the_reference_and_a_failed_unit_
     assert pd.isna(table.set_index("arm").loc["a6", "delta_test_auroc"])  # the reference row
     texts = " ".join(note.text for note in notes)
     assert "data.fold=1, seed=1" in texts and "dropped, not imputed" in texts and "* marks" in texts
-    assert "no spread to judge it by" in texts and "data.fold (seeds averaged within each)" in texts
+    assert "no spread to judge it by" in texts and "(unit: data.fold," in texts
     header, cells = shown(study, table)
     assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0]"
 
