@@ -109,9 +109,9 @@ def cd_diagram(result: FriedmanResult, metric_label: str) -> Figure:
     if not math.isfinite(result.p):
         tested = f"Friedman not given: {result.note}"
     elif result.p < result.alpha:
-        tested = f"Friedman {_p(result.p)}; bars join rows within CD"
+        tested = f"Friedman {_p(result.p)}"
     else:
-        tested = f"Friedman {_p(result.p)}: no Nemenyi groups drawn"
+        tested = f"Friedman {_p(result.p)}, no groups drawn"
     fig.suptitle(f"{metric_label}: mean rank over {result.n} units "
                  f"(1 = best); {tested}", fontsize=10, y=1 - 0.12 / height, va="top")
     return fig
