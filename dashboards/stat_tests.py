@@ -14,7 +14,7 @@ trials show.
 A table compares several rows with one reference, so a difference is marked (``resolved``) only where
 it holds for the family: its bootstrap and t intervals widened for the number of rows compared
 (Bonferroni, confidence 1 − α/m) both exclude 0, Holm's p is below α where the rank test can reach
-α, it rests on at least MIN_UNITS units, and the units do not all show the same difference (no
+α after Holm's correction, it rests on at least MIN_UNITS units, and the units do not all show the same difference (no
 spread to judge it by). With 5 folds the exact signed-rank p cannot go below 2/2⁵ = 0.0625 (scipy's
 ``wilcoxon``, exact up to 50 units, pinned in pyproject.toml), so no rank test is given there and
 the note says why.
@@ -164,18 +164,21 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def _wilcoxon(diffs: np.ndarray, alpha: float) -> tuple[float, str]:
+def _wilcoxon(diffs: np.ndarray, alpha: float, rows_compared: int) -> tuple[float, str]:
     """Two-sided signed-rank p over the units' differences, or NaN and why: too few units, or too few
-    non-zero differences for the exact p to reach alpha (a test that cannot succeed is not given)."""
+    non-zero differences for the exact p, times the rows compared as Holm's first step multiplies it, to
+    reach alpha (a test that cannot succeed is not given)."""
     if diffs.size < 2:
         return math.nan, f"n = {diffs.size} matched unit(s): no interval or test"
     nonzero = int(np.count_nonzero(diffs))
     if nonzero == 0:
         return 1.0, "all differences are zero: p = 1"
     smallest = 2.0 / 2**nonzero  # every sign flip equally likely: the exact test's floor
-    if smallest > alpha:
+    if smallest * rows_compared > alpha:
+        corrected = (f", nor with Holm's correction over the {rows_compared} rows below {smallest * rows_compared:.3g}"
+                     if smallest <= alpha else "")
         return math.nan, (f"{nonzero} unit(s) with a non-zero difference: the exact signed-rank p cannot go below "
-                          f"{smallest:.3g}, so no rank test is given (the intervals carry the comparison)")
+                          f"{smallest:.3g}{corrected}, so no rank test is given (the intervals carry the comparison)")
     return float(stats.wilcoxon(diffs).pvalue), ""
 
 
@@ -217,7 +220,7 @@ def _difference(row: Any, reference: Any, metric: str, diffs: np.ndarray, unit: 
         rng = np.random.default_rng(seed)  # one generator per row: a row's interval does not depend on the others
         resampled = means[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)  # (n_boot,) means over units
         shown, marked = _intervals(resampled, mean, std, n, (confidence, marked_level))
-    p, note = _wilcoxon(means, alpha)
+    p, note = _wilcoxon(means, alpha, max(rows_compared, 1))
     notes = [note] if note else []
     if n > 1 and not _has_spread(std, mean):
         notes.append(f"every one of the {n} units shows the same difference: no spread to judge it by, not marked")
