@@ -113,10 +113,12 @@ class TableSpec(_Strict):
                                  "other row, its means minus the baseline's (ours and the paper's), as paper 000's "
                                  "Table 6 prints each method's gain over HSC")
     compare_to: str | None = Field(None, description="a value of the rows axis: every other row's paired difference to it "
-                                   "over matched units (the other grid axes), with 95 % bootstrap and t intervals, "
-                                   "Wilcoxon p and Holm's correction; marked where both intervals exclude 0")
+                                   "over units (the other grid axes but the seed, which is averaged within a unit), "
+                                   "with 95 % bootstrap and t intervals, Wilcoxon p and Holm's correction; marked "
+                                   "where the intervals widened for the rows compared both exclude 0")
     smallest_effect: float = Field(2.0, gt=0, description="a difference (in the table's units, e.g. AP points) for which "
-                                   "the notes state how many seeds the observed paired spread would need to resolve it")
+                                   "the notes state how many folds, at the seeds run and with unlimited seeds, the "
+                                   "observed paired spread would need to mark it")
 
 
 def value_label(value: Any) -> Any:

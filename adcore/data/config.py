@@ -38,6 +38,10 @@ class FactorConfig(StrictModel):
     dci_samples: int = Field(0, ge=0, description="DCI disentanglement (Eastwood & Williams 2018) of the trial's "
                              "features against all seven factors, on this many images drawn uniformly from every "
                              "factor tuple, reported as test_dci_* (0: not computed)")
+    dci_code_dims: int | None = Field(64, ge=1, description="DCI is computed on the features' this many most "
+                                      "variable dimensions (None: every dimension); a random code of the features' "
+                                      "shape, reduced the same way, is reported beside it as test_dci_*_random (a wide "
+                                      "code scored on few points has a floor far above 0)")
 
 
 class DataConfig(StrictModel):

@@ -1,6 +1,7 @@
 """The statistics under a grid table as figures: each row's paired difference to ``table.compare_to``
-with its intervals (``paired_differences``), and Demšar's critical-difference diagram of the rows'
-mean ranks (``critical_difference``). Both are drawn by default where the table has them."""
+over units (folds, seeds averaged within each) with its intervals (``paired_differences``), and
+Demšar's critical-difference diagram of the rows' mean ranks, with Nemenyi's groups only where
+Friedman's test rejects (``critical_difference``). Both are drawn by default where the table has them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,7 @@ def paired_differences_figure(study: Study, frame: pd.DataFrame, folder: Path) -
     result = significance(study, frame)
     if result is None or not result.pooled:
         return None
-    fig = interval_plot(result.pooled, " × ".join(result.units), metric_label(result.metric, study.table.percent))
+    fig = interval_plot(result.pooled, result.unit_text, metric_label(result.metric, study.table.percent))
     return save(fig, folder, f"paired_{result.metric}_vs_{result.reference}")
 
 

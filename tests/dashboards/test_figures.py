@@ -41,6 +41,7 @@ def _frame() -> pd.DataFrame:
                                      "data.factors.intervention.object_shape": shape,
                                      "data.factors.normal.object_color": "red+blue" if ratio else "red",
                                      "test_dci_disentanglement": 0.05 + 0.01 * ARMS.index(arm),
+                                     "test_dci_disentanglement_random": 0.004,
                                      "data.oe_corpus": corpus, "data.fold": fold, "data.secondary_class": secondary,
                                      "data.minor_ratio": ratio, "regularizer.alpha": alpha, "optim.lr": 0.1,
                                      "test_auroc": auroc, "test_ap": auroc - 0.3, "val_ap": 0.9, "val_auroc": 0.95,

@@ -70,6 +70,35 @@ def test_each_intervention_keeps_anomalies_out_of_oe_and_validation_and_normals_
     assert {FACTORS["object_color"].index(c) for c in ("white", "green", "brown", "olive")} <= oe_colours
 
 
+@pytest.mark.parametrize("factors", [
+    *(pytest.param({"normal": RED_CONE, "intervention": intervention, "val": {"object_shape": "hexagonal"}},
+                   id=show(intervention)) for intervention in INTERVENTIONS),
+    pytest.param({"normal": RED_CONE, "intervention": {"object_color": "blue"}, "oe": {"object_size": "small"},
+                  "val": {"object_shape": "hexagonal"}}, id="object_color=blue,oe=small"),
+    pytest.param({**FIGURE_2, "normal": {"object_shape": "cone", "object_color": ["red"]}}, id="figure_2_red"),
+    pytest.param(FIGURE_2, id="figure_2_red_blue"),
+])
+def test_no_oe_or_validation_image_shows_an_intervened_value(factors: dict[str, Any]) -> None:
+    """Paper 000 §5.1: SAD "has never seen a blue example". Not only the anomalous tuple stays out of the OE
+    and of validation but every image with a value the intervention gives and the normal images lack: no blue
+    object under colour -> blue, no cube under shape -> cube, no large object under size -> large."""
+    parts = draw(data_config(factors), seed=2)
+    normal = {name: value if isinstance(value, list) else [value] for name, value in factors["normal"].items()}
+    for name, values in factors["intervention"].items():
+        new = [v for v in (values if isinstance(values, list) else [values]) if v not in normal.get(name, [])]
+        assert new, name
+        codes = [FACTORS[name].index(v) for v in new]
+        for part in ("oe", "val_anomaly"):
+            shown = getattr(parts, part)[:, FACTOR_NAMES.index(name)]
+            assert len(shown) and not np.isin(shown, codes).any(), (part, name, new)
+
+
+def test_an_oe_filter_left_with_only_intervened_values_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"allows no OE image once the intervened values object_color \['blue'\]"):
+        data_config({"normal": RED_CONE, "intervention": {"object_color": "blue"}, "oe": {"object_color": "blue"},
+                     "val": {"object_shape": "hexagonal"}})
+
+
 def test_figure_2_keeps_the_oe_to_other_shapes_in_the_normal_colours() -> None:
     parts = draw(data_config(FIGURE_2), seed=1)
     red_blue = [FACTORS["object_color"].index(c) for c in ("red", "blue")]
@@ -166,7 +195,8 @@ def test_a_factor_trial_reports_dci_of_its_features(tiny_budget: dict[str, Any])
     cfg = build_config(tiny_budget, {"method": {"name": "dsvdd"}})
     row = run_trial(cfg)
     assert row["status"] == "ok", row["message"]
-    scores = [row[f"test_dci_{name}"] for name in ("disentanglement", "completeness", "informativeness")]
+    scores = [row[f"test_dci_{name}{kind}"] for name in ("disentanglement", "completeness", "informativeness")
+              for kind in ("", "_random")]  # the trained features' scores, and a random code's beside them
     assert all(0.0 <= value <= 1.0 for value in scores) and 0.0 <= row["test_auroc"] <= 1.0
     assert set(empty_row(cfg, "ok")) == set(row)  # the DCI keys are fixed keys of a factors row
     without = build_config(cfg.model_dump(), {"data": {"factors": {"dci_samples": 0}}})

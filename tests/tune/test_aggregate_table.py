@@ -54,14 +54,16 @@ def test_each_row_gets_its_paired_difference_to_the_reference_and_a_failed_unit_
     study = _study(compare_to="a6")
     table, notes = grid_table(study, rows)
     a7 = table.set_index("arm").loc["a7"]
-    # a7 - a6 is 20 points in every unit; the unit a6 failed is dropped, never imputed
-    assert a7["delta_test_auroc"] == pytest.approx(20.0) and a7["delta_test_auroc_units"] == 3
-    assert a7["delta_test_auroc_low"] == pytest.approx(20.0) and a7["delta_test_auroc_resolved"]
+    # a7 - a6 is 20 points in every grid point; the one a6 failed is dropped, never imputed; the units are the 2
+    # folds (seeds averaged within each), and a difference with no spread over fewer than 3 units is not marked
+    assert a7["delta_test_auroc"] == pytest.approx(20.0) and a7["delta_test_auroc_units"] == 2
+    assert a7["delta_test_auroc_low"] == pytest.approx(20.0) and not a7["delta_test_auroc_resolved"]
     assert pd.isna(table.set_index("arm").loc["a6", "delta_test_auroc"])  # the reference row
     texts = " ".join(note.text for note in notes)
     assert "data.fold=1, seed=1" in texts and "dropped, not imputed" in texts and "* marks" in texts
+    assert "no spread to judge it by" in texts and "(unit: data.fold," in texts
     header, cells = shown(study, table)
-    assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0] *"
+    assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0]"
 
 
 def test_a_percent_table_scales_fractions_and_shows_dci_as_it_is() -> None:
