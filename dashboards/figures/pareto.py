@@ -36,10 +36,10 @@ def pareto_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | Non
                    label=f"{arm}: {labels.get(arm, arm)}" if arm else "trials")
     front = ok[on_front].sort_values(x, ascending=x_mode == "min")
     ax.step(front[x] * xs, front[y] * ys, where="post", color="black", lw=1.2, label=f"Pareto front ({len(front)})")
-    ax.scatter(front[x] * xs, front[y] * ys, s=70, facecolors="none", edgecolors="black")
     picked = ok[ok["trial_id"].astype(str).isin(chosen(study, frame))]
-    ax.scatter(picked[x] * xs, picked[y] * ys, marker="*", s=220, c="tab:orange", edgecolors="black", zorder=5,
+    ax.scatter(picked[x] * xs, picked[y] * ys, marker="*", s=160, c="gold", edgecolors="black", zorder=3,
                label="chosen by " + metric_label(y, study.table.percent).split(" (")[0])
+    ax.scatter(front[x] * xs, front[y] * ys, s=90, facecolors="none", edgecolors="black", lw=1.4, zorder=4)
     ax.set_xlabel(metric_label(x, study.table.percent))
     ax.set_ylabel(metric_label(y, study.table.percent))
     ax.grid(alpha=0.3)
