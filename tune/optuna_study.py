@@ -230,7 +230,8 @@ def disagreements(study: optuna.Study, run: RunDir, objectives: list[tuple[str, 
     rows = search_rows(run)
     trials = study.get_trials(deepcopy=False)
     by_id = newest(trials)
-    problems = [f"storage trial {t.number} has no trial id" for t in trials if "trial_id" not in t.user_attrs]
+    problems = [f"storage trial {t.number} has no trial id" for t in trials  # one still to run is named when proposed
+                if "trial_id" not in t.user_attrs and t.state.is_finished()]
     for key, row in sorted(rows.items()):
         status = Status(row["status"])
         trial = by_id.get(key)
