@@ -102,6 +102,7 @@ class SmokeSpec(_Strict):
     budget: dict[str, Any] = Field(default_factory=lambda: copy.deepcopy(SMOKE_BUDGET))
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="axes replaced under --smoke")
     num_samples: int | None = Field(None, ge=1, description="search trials under --smoke")
+    repeat_best: int | None = Field(None, ge=0, description="search.repeat_best under --smoke")
 
 
 class PaperSpec(_Strict):

@@ -91,6 +91,8 @@ def load_study(path: str | Path, sets: Sequence[str] = (), smoke: bool = False, 
         raw["grid"].update(study.smoke.grid)
         if raw["search"] and study.smoke.num_samples:
             raw["search"]["num_samples"] = study.smoke.num_samples
+        if raw["search"] and study.smoke.repeat_best is not None:
+            raw["search"]["repeat_best"] = study.smoke.repeat_best
         raw["applied"].append("--smoke")
     if budget is not None:
         raw["base"] = deep_merge(raw["base"], _budget_overlay(raw, budget))
