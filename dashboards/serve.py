@@ -179,10 +179,11 @@ def postgres_port(requested: int | None) -> int:
 
 def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     """PostgreSQL (its own, unless --backend-store-uri) and the MLflow server on it."""
-    from dashboards.postgres import Postgres
+    from dashboards.postgres import USER as postgres_user, Postgres
 
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     store = args.backend_store_uri
+    optuna = None
     if store is None:
         postgres = Postgres(args.postgres_data or args.path / "postgres", postgres_port(args.postgres_port))
         if not _free(postgres.port):
@@ -191,6 +192,9 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
         postgres.start()
         servers.adopt(postgres.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         store = postgres.uri
+        optuna = (f"  searches on this host keep their Optuna study in it: export OPTUNA_STORAGE="
+                  f"postgresql+psycopg://{postgres_user}:PASSWORD@127.0.0.1:{postgres.port}/optuna with the "
+                  f"password in {postgres.password_file}\n")
     env["MLFLOW_BACKEND_STORE_URI"] = store
     artifacts = args.path / "mlartifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -198,8 +202,8 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     where = "127.0.0.1 only" if args.host == HOST else f"{args.host}: no authentication, keep it on a private network"
     print(f"MLflow tracking server: http://{args.host}:{args.port} ({where}); backend store "
           f"{store.split('@')[-1]}, artifacts in {artifacts.resolve()}\n"
-          f"  studies log to it with --tracking-uri http://<this host>:{args.port}; Ctrl-C or SIGTERM ends it",
-          flush=True)
+          f"  studies log to it with --tracking-uri http://<this host>:{args.port}; Ctrl-C or SIGTERM ends it\n"
+          + (optuna or ""), end="", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

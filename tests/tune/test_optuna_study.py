@@ -5,9 +5,13 @@ storage never saw, a started trial the storage lost, a trial proposed but never 
 asked but never named, a trial that errored out of its retries, a trial a scheduler stopped."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from adcore.row import Status
@@ -90,3 +94,34 @@ def test_reconcile_brings_the_storage_in_step_with_the_rows_after_a_kill_anywher
     before = [(t.number, t.state, t.values) for t in stored.trials]
     reconcile(search, run)
     assert [(t.number, t.state, t.values) for t in stored.trials] == before
+
+
+def test_a_search_study_on_the_tracking_servers_postgresql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tracking server's PostgreSQL has an optuna database; a run's storage entry records its URL
+    without the password, which a resume and the dashboard take from $OPTUNA_STORAGE."""
+    from dashboards.postgres import Postgres
+    from studyspec.layout import optuna_storage
+    from tune.local_cluster import free_port
+    from tune.optuna_study import storage_entry
+
+    folder = Path(tempfile.mkdtemp(prefix="adstudy-pg-", dir="/tmp"))  # PostgreSQL runs as the postgres user
+    os.chmod(folder, 0o755)
+    postgres = Postgres(folder / "postgres", free_port())
+    try:
+        postgres.start()
+        url = postgres.database_uri("optuna")
+        entry = {**storage_entry(url, None, None), "study": "on_postgres/run"}
+        assert "***" in entry["storage"] and postgres.password_file.read_text().strip() not in entry["storage"]
+        study = load_study(write_study(tmp_path, "on_postgres", search={"num_samples": 2, "space": {"optim.lr": {}}}))
+        points = expand(study)
+        space = SearchSpace.of(resolve_space(study, points), points)
+        search = open_study(url, entry["study"], OBJECTIVES, space, optuna.samplers.RandomSampler(0), "a note")
+        trial = search.study.ask()
+        space.suggest(trial)
+        search.study.tell(trial, 0.5)
+        monkeypatch.setenv("OPTUNA_STORAGE", url)
+        stored = optuna.load_study(study_name=entry["study"], storage=optuna_storage(tmp_path, entry))
+        assert [t.values for t in stored.trials] == [[0.5]]
+    finally:
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
