@@ -255,7 +255,7 @@ def _fit(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[st
         storage = storage_url(run, meta["optuna"], args.optuna_storage) if study.search else None
         tuners = session_tuners(study, todo, space, context, run, len(meta.get("sessions", [])), storage)
         meta["workers"] = _workers(study)
-        left = todo.num_samples if study.search else len(todo.points)
+        left = todo.num_samples + len(todo.repeats) if study.search else len(todo.points)
         print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {study.trials} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)

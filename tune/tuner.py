@@ -87,9 +87,12 @@ def build_tuner(study: Study, todo: Remaining, space: dict[str, dict[str, Any]],
     passes one that trains nothing)."""
     searching = todo.searching and todo.num_samples > 0
     points = todo.points if searching or not todo.searching else todo.repeats
-    max_epochs = max(point.trial.optim.epochs for point in points)
+    # a scheduler's horizon: the longest trial, searched epochs included
+    max_epochs = max([point.trial.optim.epochs for point in points] + [space.get("optim.epochs", {}).get("high", 0)])
     run.write_points(point.as_dict() for point in points)
-    search = searcher(study, todo, space, run, storage or "", earlier_sessions) if searching else None
+    if searching and storage is None:
+        raise ValueError("a search needs its Optuna storage (run.json's optuna entry)")
+    search = searcher(study, todo, space, run, storage, earlier_sessions) if searching and storage is not None else None
     callbacks = [RowWriter(run, context.git_commit), TrackingSync(context.tracking), Progress(study.selection_metric)]
     return tune.Tuner(
         trainable(study, context, function),
