@@ -123,8 +123,8 @@ def _curves_section(run: Run) -> str:
     study = run.study
     if study.search:
         data = run.table()
-        order = ([str(record["trial"]) for record in data.records] if data is not None
-                 else sorted(run.trials["trial_id"].astype(str)))
+        order = list(dict.fromkeys([str(record["trial"]) for record in data.records if record.get("trial")]
+                                   if data is not None else sorted(run.trials["trial_id"].astype(str))))
         group_of = {trial: trial for trial in order}
         title, per = f"{run.name}: per trial, ranked by {metric_name(study.selection_metric)}", "trial"
     else:

@@ -255,7 +255,7 @@ def _trial_record(study: Study, row: pd.Series, label: str, selected: bool) -> d
     record["trial"] = row["trial_id"]
     record.update({key: _short(row.get(key)) for key in study.searched if key != ARM_AXIS})
     for metric, _ in study.objectives:
-        record[f"search {metric_name(metric)}"] = _scaled(study, metric, row.get(metric))
+        record[metric] = _scaled(study, metric, row.get(metric))  # the trial's own, in the search
     record["selected"] = "yes" if selected else ""
     return record
 
@@ -306,7 +306,7 @@ def _best_per_arm(study: Study, frame: pd.DataFrame, picked: list[str]) -> tuple
         records.append({**head, **rest, "selected": "yes" if best is not None else ""})
     notes = [Note(note.kind, f"Rows 'best of <arm>': {note.text}") if note.kind == "ours" else note for note in notes]
     notes.insert(0, Note("search", f"Each arm's best searched trial by {metric_name(study.selection_metric)} "
-                                   f"({study.selection_mode}; the 'search ...' columns hold its values in the search) ran again on "
+                                   f"({study.selection_mode}; the objectives' columns hold its values in the search) ran again on "
                                    f"seeds {', '.join(str(int(s)) for s in seeds)}, which the search never saw, the same "
                                    "seeds for every arm: the test metrics of these rows are those repeats', so choosing "
                                    "a trial on its seed's luck does not inflate them."))
