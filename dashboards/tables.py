@@ -241,7 +241,7 @@ def search_table(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> tup
                                   + (" in each arm" if study.search.arms else "") + ". Test metrics are recorded, never "
                                   "used to choose."))
     notes.append(Note("search", _search_note(study, trials, meta)))
-    if study.table.paper:
+    if study.table.paper and not any(note.kind == "paper" for note in notes):  # the repeats' table has it
         notes.append(Note("paper", f"Paper: {study.table.paper.metric}; {study.table.paper.budget}"))
     return pd.concat([part for part in parts if len(part)], ignore_index=True) if any(map(len, parts)) \
         else pd.DataFrame(), notes
@@ -331,7 +331,8 @@ def _front(study: Study, trials: pd.DataFrame, picked: list[str]) -> tuple[pd.Da
     goals = ", ".join(f"{metric_name(m)} ({mode})" for m, mode in study.objectives)
     note = Note("front", f"Rows 'front': the {int(on_front.sum())} finished searched trials on the Pareto front of {goals} "
                          "(no other trial is as good in every objective and better in one), best validation first; their "
-                         "test metrics are the trial's own, on the searched seed. The figure pareto_*.png draws it.")
+                         "test metrics are the trial's own, on the searched seed. The figure pareto_*.png draws it. "
+                         "Costs are wall-clock seconds on the trial's node: on a shared machine they carry its load.")
     return pd.DataFrame(records), [note]
 
 
