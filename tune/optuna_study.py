@@ -130,9 +130,9 @@ def outcome(status: Status, row: dict[str, Any] | None, objectives: list[tuple[s
 
 
 def open_study(url: str, name: str, objectives: list[tuple[str, str]], space: SearchSpace,
-               sampler: optuna.samplers.BaseSampler, note: str) -> SearchStudy:
-    """The run's study on the storage at ``url`` (created on first use, with its objectives' names and a
-    note optuna-dashboard shows), with this session's sampler."""
+               sampler: optuna.samplers.BaseSampler, note: str, first: list[dict[str, Any]] = ()) -> SearchStudy:
+    """The run's study on the storage at ``url`` (created on first use, with its objectives' names, a note
+    optuna-dashboard shows and the ``first`` parameters enqueued: each arm once), with this session's sampler."""
     # SQLite: a reader (optuna-dashboard) may hold the file for a moment; wait for it rather than fail
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
@@ -157,6 +157,8 @@ def open_study(url: str, name: str, objectives: list[tuple[str, str]], space: Se
         from optuna_dashboard import save_note
 
         save_note(study, note)
+        for params in first:  # the sampler draws the rest of each
+            study.enqueue_trial(params)
     return SearchStudy(storage, study, space, objectives)
 
 

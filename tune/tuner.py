@@ -12,7 +12,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule, TrialScheduler
 
-from studyspec.schema import Study
+from studyspec.schema import ARM_AXIS, Study
 from tune.callbacks import Progress, RowWriter, TrackingSync
 from tune.grid import GridPoint, trial_id
 from tune.optuna_space import SearchSpace
@@ -44,7 +44,8 @@ def searcher(study: Study, todo: Remaining, space: dict[str, dict[str, Any]], ru
     """The search's Optuna study on its storage, reconciled with the run's rows, and the searcher that
     proposes from it (``tune/searcher.py``). The sampler is seeded with the study's seed plus the number
     of earlier sessions: the same seed would propose the first session's random start-up points again;
-    each session's sampler and seed are recorded in the study's user attributes."""
+    each session's sampler and seed are recorded in the study's user attributes. A search over arms
+    tries each arm once first (its other keys drawn by the sampler), so every arm has a best to repeat."""
     assert study.search is not None
     import optuna
 
@@ -52,8 +53,9 @@ def searcher(study: Study, todo: Remaining, space: dict[str, dict[str, Any]], ru
     seed = study.search.seed + earlier_sessions
     sampler = build_sampler(study.search.algorithm, study.search.options, seed)
     name = f"{study.name}/{run.run_id}"
+    first = [{ARM_AXIS: arm} for arm in study.search.arms][: study.search.num_samples]  # every arm is tried
     search = open_study(storage, name, study.objectives, SearchSpace.of(space, todo.points), sampler,
-                        study_note(name, study.objectives, run.path))
+                        study_note(name, study.objectives, run.path), first)
     sessions = search.study.user_attrs.get("samplers", [])
     search.study.set_user_attr("samplers", [*sessions, {"session": earlier_sessions, "sampler": study.search.algorithm,
                                                         "seed": seed, "options": study.search.options}])
