@@ -9,7 +9,8 @@ at random moments (some right as Tune writes its experiment state) and resumes i
 tracking server for a while and starts it again, and truncates one trial's newest checkpoint
 while the driver is down. At the end it checks the run directory and MLflow and prints: kills
 survived, rows lost, duplicate rows, duplicate MLflow runs and metric steps, trials re-run from
-scratch though a valid checkpoint existed, and how the trial with the truncated checkpoint resumed.
+scratch though a valid checkpoint existed, how the trial with the truncated checkpoint resumed, and
+(for the search) where its Optuna storage disagrees with the rows.
 ``drill()`` is also the test suite's short version (tests/tune/test_chaos.py).
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Counts:
     truncated: tuple[str, int] | None = None  # (trial id, epoch) whose checkpoint was cut in half
     truncated_resumed_from: int | None = None
     warned: bool = False
+    storage_disagreements: list[str] = field(default_factory=list)  # a search's Optuna storage against its rows
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -75,13 +77,17 @@ class Counts:
                 f"  rows lost {self.rows_lost}, duplicate rows {self.duplicate_rows}, duplicate MLflow runs "
                 f"{self.duplicate_runs}, duplicate metric steps {self.duplicate_steps} (missing {self.missing_steps}), "
                 f"trials re-run from scratch though a valid checkpoint existed {self.from_scratch}",
-                f"  corrupted checkpoint: {resumed}", *[f"  note: {note}" for note in self.notes]]
+                f"  corrupted checkpoint: {resumed}",
+                *([f"  Optuna storage against the rows: {len(self.storage_disagreements)} disagreements"]
+                  if self.study.endswith("search") else []),
+                *[f"  storage: {problem}" for problem in self.storage_disagreements],
+                *[f"  note: {note}" for note in self.notes]]
 
     @property
     def clean(self) -> bool:
         truncated_ok = self.truncated is None or (self.truncated_resumed_from == self.truncated[1] - 1 and self.warned)
         return not (self.rows_lost or self.duplicate_rows or self.duplicate_runs or self.duplicate_steps
-                    or self.missing_steps or self.from_scratch) and truncated_ok
+                    or self.missing_steps or self.from_scratch or self.storage_disagreements) and truncated_ok
 
 
 class TrackingServer:
@@ -352,6 +358,7 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
     counts.duplicate_rows = len(frame) - frame["trial_id"].nunique() + abs(len(frame) - trials)
     if kind == "search":
         counts.duplicate_rows += len(frame) - frame["optim.lr"].nunique()  # a proposal run twice
+        counts.storage_disagreements = _storage_disagreements(run)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(counts.study)
     runs = client.search_runs([experiment.experiment_id], max_results=5000)
@@ -380,6 +387,22 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
         trial, epoch = counts.truncated
         hit = [a for a in starts.get(trial, []) if epoch in a.get("unreadable", [])]
         counts.truncated_resumed_from = hit[0]["resumed_from_epoch"] if hit else None
+
+
+def _storage_disagreements(run: RunDir) -> list[str]:
+    """Where the search's Optuna storage disagrees with the run's rows (tune/optuna_study.py)."""
+    import optuna
+
+    from studyspec.layout import optuna_storage
+    from tune.optuna_study import disagreements
+
+    entry = run.read_meta()["optuna"]
+    study = optuna.load_study(study_name=entry["study"], storage=optuna_storage(run.path, entry))
+    problems = disagreements(study, run, [("val_ap", "max")])
+    ids = [trial.user_attrs.get("trial_id") for trial in study.trials if trial.user_attrs.get("status") != Status.ERROR]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} trial ids twice in the storage")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

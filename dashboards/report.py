@@ -120,10 +120,10 @@ def _curves_section(run: Run) -> str:
     study = run.study
     if study.search:
         data = run.table()
-        order = ([str(record["trial"]) for record in data.records] if data is not None
-                 else sorted(run.trials["trial_id"].astype(str)))
+        order = list(dict.fromkeys([str(record["trial"]) for record in data.records if record.get("trial")]
+                                   if data is not None else sorted(run.trials["trial_id"].astype(str))))
         group_of = {trial: trial for trial in order}
-        title, per = f"{run.name}: per trial, ranked by {metric_name(study.metric)}", "trial"
+        title, per = f"{run.name}: per trial, ranked by {metric_name(study.selection_metric)}", "trial"
     else:
         axis = study.rows_axis
         order = [str(v) for v in study.labels(axis)]
@@ -142,7 +142,7 @@ def _curves_section(run: Run) -> str:
 def _trial_columns(run: Run) -> list[tuple[str, str]]:
     """(column, header) of the trial list: labels, searched keys, metrics, where and how long."""
     study = run.study
-    metrics = [*TRIAL_METRICS, f"best_{study.metric}"]
+    metrics = [*TRIAL_METRICS, f"best_{study.selection_metric}"]
     columns = [("trial_id", "trial"), ("status", "status"), *((a, a) for a in study.grid),
                *((key, key) for key in study.searched), *((m, metric_label(m, study.table.percent)) for m in metrics),
                ("best_val_epoch", "best val epoch"), ("epochs_run", "epochs"), ("node", "node"),

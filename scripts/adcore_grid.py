@@ -205,7 +205,7 @@ def run_grid(args: argparse.Namespace, study: Study, points: list[GridPoint], ru
     try:
         for future in as_completed(futures):
             row = future.result()
-            print(trial_line(clock, row["trial_id"], row["status"], row, ("test_ap", study.metric), row["epochs_run"],
+            print(trial_line(clock, row["trial_id"], row["status"], row, ("test_ap", study.selection_metric), row["epochs_run"],
                              row["wall_s"]) + (f"  {row['message'][:200]}" if row["status"] != Status.OK else ""),
                   flush=True)
         return True

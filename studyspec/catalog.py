@@ -15,9 +15,12 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 
 def trials(study: Study) -> str:
-    """'70 = 7 arm × 5 data.fold × 2 seed', or '12 searched by Optuna tpe'."""
+    """'70 = 7 arm × 5 data.fold × 2 seed', '12 searched by Optuna tpe', or with the repeats of each arm's
+    best '30 searched by Optuna tpe + 9 repeats of the best'."""
     if study.search:
-        return f"{study.search.num_samples} searched by Optuna {study.search.algorithm}"
+        again = study.trials - study.search.num_samples
+        return (f"{study.search.num_samples} searched by Optuna {study.search.algorithm}"
+                + (f" + {again} repeats of the best" if again else ""))
     axes = [f"{len(values)} {axis}" for axis, values in study.grid.items() if len(values) > 1]
     return f"{study.trials} = {' × '.join(axes)}" if len(axes) > 1 else str(study.trials)
 

@@ -41,16 +41,39 @@ class SearchRange(_Strict):
 
 class SearchSpec(_Strict):
     num_samples: int = Field(ge=1, description="trials the searcher proposes")
-    algorithm: Literal["tpe", "random"] = Field("tpe", description="Optuna sampler")
-    seed: int = Field(0, ge=0, description="seeds the sampler in the driver (each trial has its own config seed)")
-    space: dict[str, SearchRange] = Field(description="dotted config key -> range ({} = adcore's declared range)")
+    algorithm: str = Field("tpe", description="Optuna sampler: tpe, random, cmaes, gp or nsga2 (tune/samplers.py)")
+    options: dict[str, Any] = Field(default_factory=dict, description="the sampler's own options (e.g. "
+                                    "n_startup_trials), checked against the sampler's valid options")
+    seed: int = Field(0, ge=0, description="seeds the sampler in the driver (each trial has its own config seed); a "
+                      "resumed session's sampler gets seed + the number of earlier sessions")
+    space: dict[str, SearchRange] = Field(description="dotted config key -> range ({} = adcore's declared range); "
+                                          "'arm' with choices searches over presets, and a key applies only to the "
+                                          "arms whose config has it (alpha only where the regularizer has one)")
+    repeat_best: int = Field(0, ge=0, description="after the search, re-run the best finished trial of each arm "
+                             "(chosen by the validation metric) on this many further seeds, for paired statistics")
 
     @field_validator("space")
     @classmethod
     def _not_empty(cls, space: dict[str, SearchRange]) -> dict[str, SearchRange]:
         if not space:
             raise ValueError("a search needs at least one key in space")
+        arm = space.get(ARM_AXIS)
+        if arm is not None and (not arm.choices or arm.type not in (None, "categorical") or arm.low is not None
+                                or arm.high is not None):
+            raise ValueError(f"search.space.{ARM_AXIS} picks presets: give choices, e.g. {{choices: [a2, a6, a7]}}")
         return space
+
+    @property
+    def arms(self) -> list[str]:
+        """The presets a search over arms chooses among (empty: the search runs on one arm)."""
+        arm = self.space.get(ARM_AXIS)
+        return [str(choice) for choice in arm.choices] if arm is not None and arm.choices else []
+
+
+# What a search or scheduler may optimise: validation metrics, and costs as further objectives. Test
+# metrics never: nothing that chooses may see the test anomalies.
+VALIDATION_METRICS = ("val_ap", "val_auroc")
+COST_METRICS = ("train_s", "total_s")
 
 
 class SchedulerSpec(_Strict):
@@ -89,6 +112,7 @@ class SmokeSpec(_Strict):
     budget: dict[str, Any] = Field(default_factory=lambda: copy.deepcopy(SMOKE_BUDGET))
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="axes replaced under --smoke")
     num_samples: int | None = Field(None, ge=1, description="search trials under --smoke")
+    repeat_best: int | None = Field(None, ge=0, description="search.repeat_best under --smoke")
 
 
 class PaperSpec(_Strict):
@@ -146,8 +170,10 @@ class Study(_Strict):
     overrides: dict[str, Any] = Field(default_factory=dict,
                                       description="trial config applied after the arm (what --set writes)")
     search: SearchSpec | None = None
-    metric: Literal["val_ap", "val_auroc"] = Field("val_ap", description="what searchers and schedulers see: validation only")
-    mode: Literal["max", "min"] = "max"
+    metric: str | list[str] = Field("val_ap", description="what searchers and schedulers see: a validation metric "
+                                    f"({', '.join(VALIDATION_METRICS)}); a search may add costs as further objectives "
+                                    f"({', '.join(COST_METRICS)}), e.g. [val_ap, train_s]: a Pareto search")
+    mode: Literal["max", "min"] | list[Literal["max", "min"]] = Field("max", description="max or min, one per metric")
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     resources: Resources = Field(default_factory=Resources)
     concurrency: int | None = Field(None, ge=1, description="trials at once (default: as many as resources allow)")
@@ -172,8 +198,8 @@ class Study(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Study":
-        if self.table.rows is not None and self.table.rows not in self.grid:
-            raise ValueError(f"table.rows {self.table.rows!r} is not a grid axis; axes: {', '.join(self.grid) or 'none'}")
+        if self.table.rows is not None and self.table.rows not in self.axes:
+            raise ValueError(f"table.rows {self.table.rows!r} is not a grid axis; axes: {', '.join(self.axes) or 'none'}")
         if self.table.columns is not None and (self.table.columns not in self.grid
                                                or self.table.columns == self.rows_axis):
             raise ValueError(f"table.columns {self.table.columns!r} must be a grid axis other than the rows; "
@@ -186,10 +212,36 @@ class Study(_Strict):
                 raise ValueError(f"table.{key} {value!r} is not a value of the rows axis {self.rows_axis!r}; "
                                  f"values: {', '.join(row_values)}")
         if self.search is not None:
-            many = [axis for axis, values in self.grid.items() if len(values) > 1]
+            many = [axis for axis, values in self.grid.items() if len(values) > 1 and axis not in self.search.space]
             if many:
                 raise ValueError(f"a search runs on one grid point; axes with several values: {', '.join(many)}")
+        self._check_objectives()
         return self
+
+    def _check_objectives(self) -> None:
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        modes = self.mode if isinstance(self.mode, list) else [self.mode]
+        for name in metrics:
+            if name.startswith("test_"):
+                raise ValueError(f"metric {name}: test numbers are never an objective (nothing that chooses may see the "
+                                 f"test anomalies); use {' or '.join(VALIDATION_METRICS)}, and "
+                                 f"{' or '.join(COST_METRICS)} as a cost")
+            if name not in (*VALIDATION_METRICS, *COST_METRICS):
+                raise ValueError(f"metric {name}: not an objective; valid: {', '.join((*VALIDATION_METRICS, *COST_METRICS))}")
+        if metrics[0] not in VALIDATION_METRICS:
+            raise ValueError(f"metric: the first metric picks each trial's best epoch and what schedulers and tables rank "
+                             f"by, so it is a validation metric ({', '.join(VALIDATION_METRICS)}), not {metrics[0]}")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"metric {metrics} names a metric twice")
+        if len(modes) != len(metrics):
+            raise ValueError(f"mode: give one per metric ({len(metrics)}: {', '.join(metrics)}), got {len(modes)}")
+        if len(metrics) > 1:
+            if self.search is None:
+                raise ValueError("several metrics need a search (a Pareto search over search.space); a grid ranks by one")
+            if self.scheduler.name != "fifo":
+                raise ValueError(f"scheduler.name {self.scheduler.name}: a search over several metrics runs every trial "
+                                 "to its end (a scheduler compares trials on one metric, and a stopped trial has no "
+                                 "final cost); use scheduler.name: fifo")
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -202,9 +254,32 @@ class Study(_Strict):
         return cls.model_validate(yaml.safe_load(Path(path).read_text()))
 
     @property
+    def axes(self) -> dict[str, list[Any]]:
+        """The grid's axes, and a search over arms' ``arm`` with its choices first."""
+        arms = self.search.arms if self.search else []
+        return {ARM_AXIS: arms, **{a: v for a, v in self.grid.items() if a != ARM_AXIS}} if arms else self.grid
+
+    @property
     def rows_axis(self) -> str | None:
-        """The grid axis whose values are the table's rows: ``table.rows``, else the first axis."""
-        return self.table.rows or next(iter(self.grid), None)
+        """The axis whose values are the table's rows: ``table.rows``, else the first axis (a search over
+        arms: the arm)."""
+        return self.table.rows or next(iter(self.axes), None)
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(metric, mode) of each objective: one, or several for a Pareto search."""
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        modes = self.mode if isinstance(self.mode, list) else [self.mode]
+        return list(zip(metrics, modes))
+
+    @property
+    def selection_metric(self) -> str:
+        """The validation metric that picks a trial's best epoch, schedulers compare and tables rank by: the first."""
+        return self.objectives[0][0]
+
+    @property
+    def selection_mode(self) -> str:
+        return self.objectives[0][1]
 
     @property
     def searched(self) -> list[str]:
@@ -214,8 +289,8 @@ class Study(_Strict):
     @property
     def trials(self) -> int:
         """How many trials the study runs: the grid's product, or the search's samples."""
-        if self.search:
-            return self.search.num_samples
+        if self.search:  # the searched trials, then the best of each arm again on repeat_best seeds
+            return self.search.num_samples + self.search.repeat_best * max(1, len(self.search.arms))
         count = 1
         for values in self.grid.values():
             count *= len(values)
@@ -223,7 +298,7 @@ class Study(_Strict):
 
     def labels(self, axis: str | None) -> list[Any]:
         """The values of a grid axis as rows, names and tables show them (see ``value_label``)."""
-        return [value_label(value) for value in self.grid.get(axis, [])] if axis else []
+        return [value_label(value) for value in self.axes.get(axis, [])] if axis else []
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -1,6 +1,5 @@
 """Driver-side Tune callbacks: rows for trials that end without writing their own, trials.csv
-rewritten as trials end, MLflow records a trial could not send, a search's Optuna study copied into
-the run directory, and concise progress lines.
+rewritten as trials end, MLflow records a trial could not send, and concise progress lines.
 
 A trial is named by its own id (``tune.grid.trial_id``), which survives a resume, never by
 Tune's. Each callback's work per ended trial is constant (one row file read, one journal sent);
@@ -8,7 +7,6 @@ trials.csv, which is a whole-study file, is rewritten at most every few seconds 
 """
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,15 +15,11 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from adcore.row import Status
-from studyspec.layout import OPTUNA_DB
 from tune.grid import trial_id, unended_trial_row
 from tune.models import Selection
 from tune.progress import StudyClock, trial_line
 from tune.results import RunDir, write_trials_csv
-from tune.searcher import KeyedOptunaSearch, export_study
 from tune.tracking import Tracking
-
-log = logging.getLogger(__name__)
 
 
 def _error_text(trial: Trial) -> str:
@@ -89,34 +83,6 @@ class TrackingSync(Callback):
         self._ended(trial)
 
 
-class SearchExport(Callback):
-    """A search's Optuna study into the run directory (``optuna.db``) as trials end (at most every
-    ``every_s``) and when the session ends: optuna-dashboard reads it there (``dashboards/serve.py optuna``).
-    A resumed searcher is given the run's earlier trials, so each export holds the whole search."""
-
-    def __init__(self, searcher: KeyedOptunaSearch, run: RunDir, name: str, metric: str, every_s: float = 10.0) -> None:
-        self.searcher, self.run, self.name, self.metric, self.every_s = searcher, run, name, metric, every_s
-        self.written_at = -float("inf")
-
-    def _export(self, force: bool = False) -> None:
-        if getattr(self.searcher, "_ot_study", None) is None or not (
-                force or time.monotonic() - self.written_at >= self.every_s):
-            return  # the searcher has no study before Tune sets up its space
-        statuses = {row["trial_id"]: row["status"] for row in self.run.rows()}
-        try:
-            export_study(self.searcher, self.run.path / OPTUNA_DB, self.name, self.metric, statuses)
-        except Exception:  # noqa: BLE001 - a view for people: its failure must not end the study
-            log.exception("could not copy the Optuna study to %s; the rows hold the results", self.run.path / OPTUNA_DB)
-        self.written_at = time.monotonic()
-
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._export()
-
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self._export()
-
-    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        self._export(force=True)
 class KeptModels(Callback):
     """When a trial ends, remove the trained detector that lost to the study's selection (``tune/models.py``),
     so that a run keeps about one per arm on disk, not one per trial."""

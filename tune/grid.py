@@ -44,11 +44,16 @@ class GridPoint:
 
 def expand(study: Study, where: str = "study") -> list[GridPoint]:
     """Every grid point in file order of the axes (the first axis varies slowest). An axis that a search
-    also searches holds a placeholder: it names no point and labels no row (the searched value does)."""
-    axes = list(study.grid)
+    also searches holds a placeholder: it names no point and labels no row (the searched value does).
+    A search over arms (``search.space.arm``) has one point per arm, and its searcher picks the point."""
+    grid = dict(study.grid)
     searched = set(study.search.space) if study.search else set()
+    if study.search is not None and study.search.arms:
+        grid = {ARM_AXIS: study.search.arms, **{axis: values for axis, values in grid.items() if axis != ARM_AXIS}}
+        searched.discard(ARM_AXIS)
+    axes = list(grid)
     points = []
-    for values in itertools.product(*(study.grid[axis] for axis in axes)):
+    for values in itertools.product(*(grid[axis] for axis in axes)):
         at = dict(zip(axes, values))
         named = {axis: value for axis, value in at.items() if axis not in searched}
         labels = {axis: value_label(value) for axis, value in named.items()}
@@ -64,7 +69,7 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
 def point_layers(study: Study, labels: dict[str, Any], where: str = "study") -> list[dict[str, Any]]:
     """The config layers of one grid point, in merge order (see the module docstring)."""
     layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)},
-                                     "selection_metric": study.metric}, study.base]
+                                     "selection_metric": study.selection_metric}, study.base]
     for axis, value in labels.items():
         if axis == ARM_AXIS:
             if value not in PRESETS:

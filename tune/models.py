@@ -52,7 +52,7 @@ def kept(study: "Study", rows: Iterable[dict[str, Any]]) -> dict[str, str]:
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
         mode = row.get(KEEP_KEY, "best")
-        if row.get("status") != "ok" or _value(row, study.metric) is None or mode == "none":
+        if row.get("status") != "ok" or _value(row, study.selection_metric) is None or mode == "none":
             continue
         if mode == "all":
             out[row["trial_id"]] = "all"
@@ -60,13 +60,13 @@ def kept(study: "Study", rows: Iterable[dict[str, Any]]) -> dict[str, str]:
         if group not in best or _beats(study, row, best[group]):
             best[group] = row
     for group, row in best.items():
-        out[row["trial_id"]] = f"best {study.metric}" + (f" of {group}" if group else "")
+        out[row["trial_id"]] = f"best {study.selection_metric}" + (f" of {group}" if group else "")
     return out
 
 
 def _beats(study: "Study", row: dict[str, Any], other: dict[str, Any]) -> bool:
-    sign = 1.0 if study.mode == "max" else -1.0
-    ours, theirs = sign * _value(row, study.metric), sign * _value(other, study.metric)  # type: ignore[operator]
+    sign = 1.0 if study.selection_mode == "max" else -1.0
+    ours, theirs = sign * _value(row, study.selection_metric), sign * _value(other, study.selection_metric)  # type: ignore[operator]
     return ours > theirs or (ours == theirs and row["trial_id"] < other["trial_id"])
 
 
@@ -91,8 +91,8 @@ def finish_models(run: RunDir, study: "Study", rows: list[dict[str, Any]], track
         best = next((trial for trial, why in selected.items() if why.startswith("best")), None)
         for trial, folder in folders.items():
             row = by_id[trial]
-            tags = {"study": study.name, "trial_id": trial, "selected_by": selected[trial], "metric": study.metric,
-                    study.metric: str(row.get(study.metric))}
+            tags = {"study": study.name, "trial_id": trial, "selected_by": selected[trial], "metric": study.selection_metric,
+                    study.selection_metric: str(row.get(study.selection_metric))}
             register = study.name if study.search and trial == best else None
             tracking.journal(trial).log_model(folder, tags, register, _config_tags(row))
     return list(folders.values())
@@ -128,7 +128,7 @@ class Selection:
         mode = row.get(KEEP_KEY, "best")
         if mode == "all":
             return
-        if row.get("status") != "ok" or _value(row, self.study.metric) is None or mode == "none":
+        if row.get("status") != "ok" or _value(row, self.study.selection_metric) is None or mode == "none":
             shutil.rmtree(model_dir(self.run.path, row["trial_id"]), ignore_errors=True)
             return
         group = group_of(self.study, row)

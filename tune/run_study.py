@@ -76,6 +76,10 @@ def parse_args(argv: list[str] | None, prog: str = "python tune/run_study.py") -
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root (default: ./results)")
     parser.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                         help="MLflow tracking URI (default: sqlite:///<out>/mlflow.db)")
+    parser.add_argument("--optuna-storage", default=os.environ.get("OPTUNA_STORAGE"), metavar="URL",
+                        help="a search's Optuna storage, e.g. postgresql+psycopg://user:password@host:5432/optuna "
+                             "(default: $OPTUNA_STORAGE, else optuna.db in the run directory); the study is named "
+                             "<study>/<run-id>")
     args = parser.parse_args(argv)
     if _is_study_file(args.resume) and not _is_study_file(args.study):  # --resume studies/x.yaml [RUN_ID]
         args.study, args.resume = args.resume, args.study or "latest"
@@ -97,11 +101,15 @@ def main(argv: list[str] | None = None, prog: str = "python tune/run_study.py") 
         study, run = _load(args)
         check_study_data(study, str(args.study))  # the data, before anything heavy is imported
         points = expand(study, where=str(args.study))
-        space = resolve_space(study, points[0].trial, str(args.study)) if study.search else {}
+        space = resolve_space(study, points, str(args.study)) if study.search else {}
         _check_scheduler(study, points, str(args.study))
         problem = mps_problem(study.resources.gpu, study.resources.mps, local=args.address is None)
         if problem is not None:
             raise StudyError(f"{args.study}: resources.mps: {problem}")
+        if study.search:  # where its Optuna study lives: a resumed run keeps its own
+            from tune.optuna_study import storage_entry
+
+            args.optuna = storage_entry(args.optuna_storage, run.read_meta().get("optuna") if run else None, run)
     except (StudyError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -138,15 +146,21 @@ def plan(study: Study, points: list[GridPoint], space: dict[str, dict[str, Any]]
     at_once = f"{study.concurrency} at a time" if study.concurrency else "as many at a time as resources allow"
     lines = [f"study {study.name}" + (f": {study.reproduces}" if study.reproduces else "")]
     if study.search:
-        lines.append(f"{study.search.num_samples} trials searched by Optuna {study.search.algorithm} "
-                     f"(seed {study.search.seed}) on {study.metric} ({study.mode}); {resources}, {at_once}; "
-                     f"scheduler {study.scheduler.name}")
+        search = study.search
+        options = "".join(f", {key}={value}" for key, value in search.options.items())
+        goals = ", ".join(f"{metric} ({mode})" for metric, mode in study.objectives)
+        lines.append(f"{search.num_samples} trials searched by Optuna {search.algorithm} (seed {search.seed}{options}) "
+                     f"on {goals}; {resources}, {at_once}; scheduler {study.scheduler.name}")
         lines += [f"  {key}: " + (f"{spec['type']} {spec['choices']}" if "choices" in spec else
-                                  f"{spec['type']} [{spec['low']:g}, {spec['high']:g}]") for key, spec in space.items()]
+                                  f"{spec['type']} [{spec['low']:g}, {spec['high']:g}]")
+                  + (f" (arms {', '.join(spec['arms'])})" if "arms" in spec else "") for key, spec in space.items()]
+        if search.repeat_best:
+            lines.append(f"then the best trial of each arm (by {study.selection_metric}) on {search.repeat_best} more "
+                         f"seeds: {search.repeat_best * max(1, len(search.arms))} trials")
     else:
         shape = " x ".join(f"{axis} ({len(values)})" for axis, values in study.grid.items()) or "one trial"
         lines.append(f"{len(points)} trials = {shape}; {resources}, {at_once}; scheduler {study.scheduler.name} "
-                     f"on {study.metric}")
+                     f"on {study.selection_metric}")
     for point in points:
         lines.append(f"  {point.key:<24} " + " ".join(f"{k}={v}" for k, v in point.labels.items()))
     if study.applied:
@@ -214,6 +228,8 @@ def _run(args: argparse.Namespace, study: Study, points: list[GridPoint], space:
     run = run or RunDir.create(args.out.resolve(), study.name)
     meta = run.read_meta() if resuming else {"run_id": run.run_id, "study": study.name, "git_commit": git_commit(),
                                               "started_at": time.time(), "wall_s": 0.0}
+    if study.search:
+        meta["optuna"] = {"study": f"{study.name}/{run.run_id}", **meta.get("optuna", {}), **args.optuna}
     if not resuming:
         run.study_yaml.write_text(study.to_yaml())
         run.write_meta(meta)  # a run that has run.json can be resumed, however early its driver dies
@@ -257,20 +273,22 @@ def _tune(args: argparse.Namespace, study: Study, todo: Remaining, space: dict[s
     """The Tuner over what is left, on the Ray this driver has joined; leaves Ray at the end."""
     import ray
 
-    from tune.tuner import build_tuner
+    from tune.optuna_study import storage_url
+    from tune.tuner import session_tuners
 
     watch = RayWatch.of_this_driver(lambda what: _lost_ray(args, study, run, address, what)).start()
     try:
-        tuner = build_tuner(study, todo, space, context, run, earlier_sessions=len(meta.get("sessions", [])))
+        storage = storage_url(run, meta["optuna"], args.optuna_storage) if study.search else None
+        tuners = session_tuners(study, todo, space, context, run, len(meta.get("sessions", [])), storage)
         meta["workers"] = _workers(study)
-        left = todo.num_samples if study.search else len(todo.points)
+        left = todo.num_samples + len(todo.repeats) if study.search else len(todo.points)
         print(f"{'resuming' if resuming else 'running'} {study.name}: {left} of {study.trials} trials, up to "
               f"{meta['workers']} at a time ({study.resources.cpu:g} cpu, {study.resources.gpu:g} gpu each) "
               f"on Ray at {address}; results in {run.path}", flush=True)
         started = meta["fit_started_at"] = time.time()
         meta.setdefault("sessions", []).append({"command": args.command, "fit_started_at": started})
         run.write_meta(meta)  # the command of each start and resume, kept if the driver is killed
-        unfinished = _unfinished(run, tuner.fit(), meta["git_commit"])
+        unfinished = _unfinished(run, [result for tuner in tuners for result in tuner.fit()], meta["git_commit"])
         meta["wall_s"] = meta.get("wall_s", 0.0) + time.time() - started
         return unfinished
     finally:

@@ -1,7 +1,8 @@
 """Loading a study file: its schema (``studyspec.schema``) plus what needs adcore and the figures.
 
 Loading applies, in this order: ``--smoke`` or ``--budget NAME`` overlays, then ``--set``. The file is
-checked against the schema, its figure names against dashboards' registry, and (in ``tune.grid``)
+checked against the schema, its figure names against dashboards' registry, a search's sampler and its
+options against ``tune.samplers``, and (in ``tune.grid``)
 every trial config it implies against adcore's. Every error names the file, the key path and the
 valid choices.
 """
@@ -94,6 +95,8 @@ def load_study(path: str | Path, sets: Sequence[str] = (), smoke: bool = False, 
         raw["grid"].update(study.smoke.grid)
         if raw["search"] and study.smoke.num_samples:
             raw["search"]["num_samples"] = study.smoke.num_samples
+        if raw["search"] and study.smoke.repeat_best is not None:
+            raw["search"]["repeat_best"] = study.smoke.repeat_best
         raw["applied"].append("--smoke")
     if budget is not None:
         overlay = copy.deepcopy(_budget_overlay(raw, budget))
@@ -111,6 +114,7 @@ def load_study(path: str | Path, sets: Sequence[str] = (), smoke: bool = False, 
         raw["applied"].append(f"--set {item}")
     study = _validate(raw, path)
     _check_figures(study, path)
+    _check_sampler(study, path)
     return study
 
 
@@ -130,6 +134,16 @@ def _check_figures(study: Study, path: Path) -> None:
         if unknown:
             raise StudyError(f"{path}: invalid study\n  figures: unknown figure(s) {', '.join(unknown)}; "
                              f"valid figures: {', '.join(FIGURES.names())}")
+
+
+def _check_sampler(study: Study, path: Path) -> None:
+    """A search's sampler exists, takes the options given and can optimise the study's objectives."""
+    if study.search is not None:
+        from tune.samplers import check_sampler
+
+        problems = check_sampler(study.search.algorithm, study.search.options, len(study.objectives))
+        if problems:
+            raise StudyError("\n  ".join([f"{path}: invalid study", *problems]))
 
 
 def format_errors(where: Path | str, error: ValidationError, model: type[BaseModel], data: Any) -> str:

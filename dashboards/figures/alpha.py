@@ -43,10 +43,11 @@ def searched_optima(runs: Sequence[Compared], frame: pd.DataFrame) -> list[Optim
         if ALPHA not in run.study.searched:
             continue
         rows = finished(run.trials)
-        if rows.empty or run.study.metric not in rows:
+        if rows.empty or run.study.selection_metric not in rows:
             continue
-        best = rows.sort_values(run.study.metric, ascending=run.study.mode == "min", kind="stable").iloc[0]
-        optima.append(Optimum(run.run_id, float(best[ALPHA]), best, run.study.metric, len(rows),
+        best = rows.sort_values(run.study.selection_metric, ascending=run.study.selection_mode == "min",
+                                kind="stable").iloc[0]
+        optima.append(Optimum(run.run_id, float(best[ALPHA]), best, run.study.selection_metric, len(rows),
                               short_budget(rows) == short_budget(frame)))
     return optima
 

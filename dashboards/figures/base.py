@@ -90,7 +90,7 @@ def save(fig: "Figure", folder: Path, stem: str, caption: str = "", tight: bool 
     return folder / f"{stem}.png"
 
 
-DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search",)}
+DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search", "pareto")}
 
 
 def draw(study: Study, frame: pd.DataFrame, folder: Path, compared: Sequence[Compared] = ()) -> list[Path]:

@@ -46,7 +46,8 @@ def _frame() -> pd.DataFrame:
                                      "data.minor_ratio": ratio, "regularizer.alpha": alpha, "optim.lr": 0.1,
                                      "test_auroc": auroc, "test_ap": auroc - 0.3, "val_ap": 0.9, "val_auroc": 0.95,
                                      "test_auroc_primary": 0.9, "test_auroc_secondary": 0.6 + 0.2 * ratio,
-                                     "test_auroc_step10": auroc - 0.05, "test_auroc_step20": auroc})
+                                     "test_auroc_step10": auroc - 0.05, "test_auroc_step20": auroc,
+                                     "trial_id": f"t{len(rows):03d}", "train_s": 5 + rng.uniform(0, 5)})
     return pd.DataFrame(rows)
 
 
@@ -62,9 +63,15 @@ SEARCH_STUDY = Study.model_validate({
     "search": {"num_samples": 4, "space": {"regularizer.alpha": {"type": "loguniform"}, "optim.lr": {}}}})
 
 
+PARETO_STUDY = Study.model_validate({
+    "name": "synthetic_pareto", "metric": ["val_auroc", "train_s"], "mode": ["max", "min"],
+    "search": {"num_samples": 4, "space": {"arm": {"choices": ARMS}, "optim.lr": {}}}})
+STUDIES = {"search": SEARCH_STUDY, "pareto": PARETO_STUDY}  # figures of a search; the others draw a grid
+
+
 @pytest.mark.parametrize("name", FIGURES.names())
 def test_every_registered_figure_draws_from_rows_alone(name: str, tmp_path: Path) -> None:
-    study = SEARCH_STUDY if name == "search" else GRID_STUDY
+    study = STUDIES.get(name, GRID_STUDY)
     written = FIGURES.get(name)(study, _frame(), tmp_path / "figures")
     assert written is not None and written.stat().st_size > 0 and written.with_suffix(".svg").is_file(), name
 

@@ -1,5 +1,5 @@
-"""`dashboards/serve.py optuna` on a search run: the Optuna study the driver's searcher exported to
-<run>/optuna.db is served by optuna-dashboard on 127.0.0.1."""
+"""`dashboards/serve.py optuna` on a search run: the Optuna study the driver's searcher keeps on its
+storage (<run>/optuna.db by default) is served by optuna-dashboard on 127.0.0.1."""
 from __future__ import annotations
 
 import json
