@@ -84,24 +84,27 @@ def _row(folder: Path) -> dict:
 
 @contextlib.contextmanager
 def _mlflow_store(tracking_uri: str | None) -> Iterator[None]:
-    """MLflow's process-wide tracking and registry URIs set to ``tracking_uri`` for a models:/ URI, then
-    restored: ``mlflow.set_tracking_uri`` also writes $MLFLOW_TRACKING_URI, which a study driver started
-    later in the same process (or a child of it) would otherwise take as its own store."""
-    import mlflow
-
+    """MLflow's process-wide tracking and registry URIs set to ``tracking_uri`` while a models:/ URI is
+    read (a logged model's id is looked up in the process-wide store only), then put back exactly as they
+    were: ``set_tracking_uri`` also writes $MLFLOW_TRACKING_URI, which a study driver started later would
+    take as its own store, and a registry URI left set would send later clients to this one."""
     if not tracking_uri:
         yield
         return
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    variables = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved_env = {name: os.environ.get(name) for name in variables}
+    saved = tracking._tracking_uri, registry._registry_uri
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
-        for name, value in saved.items():
+        tracking._tracking_uri, registry._registry_uri = saved
+        for name, value in saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
@@ -115,7 +118,7 @@ def _from_mlflow(uri: str, tracking_uri: str | None, into: Path) -> Path:
     try:
         with _mlflow_store(tracking_uri):
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into),
-                                                             tracking_uri=tracking_uri))
+                                                             tracking_uri=tracking_uri, registry_uri=tracking_uri))
     except Exception as error:  # noqa: BLE001 - MLflow raises many kinds for an unknown model or store
         raise ScoreError(f"{uri}: MLflow at {tracking_uri or mlflow.get_tracking_uri()} has no such model "
                          f"({type(error).__name__}: {str(error).splitlines()[0][:300]}); --tracking-uri names the store")

@@ -223,9 +223,11 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
         outage_at = rng.randint(0, max(0, driver_kills - 1)) if outage else -1
-        truncate_at = rng.randint(0, max(0, driver_kills - 1)) if truncate else -1
-        others = [k for k in range(driver_kills) if k != truncate_at]  # the truncation's kill is at once
-        write_at = set(others[: max(1, len(others) // 2)])  # these kills wait for Tune's next state write
+        # the last kill truncates a checkpoint (its kill is at once, while a trial keeps two); a trial that
+        # ended in between leaves nothing to cut, and the drill kills once more for it. Half the other kills
+        # (at least one) wait for Tune's next state write; one that sees none in time is owed to the next.
+        truncate_at = driver_kills - 1 if truncate else -1
+        writes_owed = max(1, (driver_kills - (1 if truncate else 0)) // 2)
         kills_left, workers_left = driver_kills, worker_kills
         session = 0
         while True:
@@ -268,12 +270,14 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
             if driver.poll() is not None:
                 raise RuntimeError(f"the driver ended before it was killed (rc {driver.returncode}); make the study "
                                    f"longer; see {driver_log.name}")
-            at_write = session in write_at and session != truncate_at and state_write_kill(run, driver, limit_s=30)
+            at_write = writes_owed > 0 and session != truncate_at and state_write_kill(run, driver, limit_s=30)
             if not at_write:
-                time.sleep(rng.uniform(0, 2.0))
+                if session != truncate_at:
+                    time.sleep(rng.uniform(0, 2.0))
                 kill_session(driver.pid)
             counts.driver_kills += 1
             counts.kills_during_state_write += at_write
+            writes_owed -= at_write
             counts.unreadable_states_left += _state_unreadable(run)
             kills_left -= 1
             log(f"  killed the driver ({'as Tune wrote its state' if at_write else 'at a random moment'}); "
@@ -284,8 +288,9 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
                 counts.truncated = _truncate(run, rng)
                 if counts.truncated:
                     log(f"  truncated trial {counts.truncated[0]}'s checkpoint of epoch {counts.truncated[1]}")
-                else:
-                    truncate_at += 1  # the trial ended meanwhile: try at the next kill
+                else:  # the trial ended meanwhile: one more kill tries again
+                    truncate_at += 1
+                    kills_left += 1
             expected.append(on_disk(run))
             if server.down_s and server.process is not None and server.process.poll() is not None:
                 server.start()

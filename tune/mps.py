@@ -30,6 +30,7 @@ class MpsDaemon:
     """One MPS control daemon in a private pipe and log directory."""
 
     def __init__(self, directory: Path | None = None, control: str = CONTROL) -> None:
+        self.owned = directory is None  # a directory of its own is removed by stop()
         self.directory = Path(directory or tempfile.mkdtemp(prefix="adstudy-mps-"))
         self.control = control
         self.started = False
@@ -57,10 +58,13 @@ class MpsDaemon:
         self.started = True
 
     def stop(self) -> None:
-        """Ask the daemon to quit (it ends its server once the last client has gone)."""
+        """Ask the daemon to quit (it ends its server once the last client has gone), and remove its
+        pipe and log directory if it made it."""
         if self.started:
             self._control(stdin="quit\n")
             self.started = False
+        if self.owned:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> "MpsDaemon":
         self.start()
@@ -103,6 +107,7 @@ def gpu_sharing(gpu_per_trial: float, mode: MpsMode, local: bool) -> Iterator[st
     try:
         daemon.start()
     except MpsError as error:
+        daemon.stop()  # its directory
         if mode == "on":
             raise
         yield f"trials time-slice the GPU: MPS not started ({error})"

@@ -62,6 +62,7 @@ def test_a_kept_detector_scores_its_trials_test_images_as_the_trial_did(name: st
     assert (tmp_path / "folder" / "extremes.png").stat().st_size > 0
 
     # the same detector as a study logs it: a model of its trial's child run, sent through the trial's journal
+    import mlflow
     from mlflow import MlflowClient
 
     journal = tracking.journal(name)
@@ -73,10 +74,13 @@ def test_a_kept_detector_scores_its_trials_test_images_as_the_trial_did(name: st
     model = client.search_logged_models([experiment], filter_string=f"tags.`adstudy.model` = 'run-0/{name}'")
     assert len(model) == 1 and model[0].status == "READY" and model[0].params["method.name"] == name
     assert model[0].source_run_id == journal.state()["run_id"]
-    tracking_before = os.environ.get("MLFLOW_TRACKING_URI")
+    tracking_before, registry_before = os.environ.get("MLFLOW_TRACKING_URI"), mlflow.get_registry_uri()
     assert adstudy(["score", f"models:/{model[0].model_id}", str(images), "--out", str(tmp_path / "mlflow"),
                     "--tracking-uri", tracking.uri]) == 0
-    assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_before  # a driver started next keeps its own store
+    # MLflow's process-wide store is untouched: a driver started next, and a client made next, keep their own
+    assert os.environ.get("MLFLOW_TRACKING_URI") == tracking_before and mlflow.get_registry_uri() == registry_before
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert MlflowClient(other)._registry_uri == other  # its model registry is its own store
     _, from_mlflow, _ = _scores(tmp_path / "mlflow")
     assert auroc(labels, from_mlflow) == pytest.approx(trial.row["test_auroc"], abs=1e-6)
 

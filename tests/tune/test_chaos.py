@@ -5,8 +5,10 @@ checkpoint is truncated; for a grid and for an Optuna search, nothing is lost or
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -14,15 +16,16 @@ from benchmarks.chaos import drill
 
 
 @pytest.fixture
-def folder() -> Path:
+def folder() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="adstudy-chaos-", dir="/tmp"))
     os.chmod(path, 0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_chaos_drill_on_a_grid_loses_nothing(folder: Path, cluster) -> None:
     counts = drill(folder, "grid", trials=6, driver_kills=2, worker_kills=1, seed=1, cluster=cluster)
-    assert counts.driver_kills == 2 and counts.kills_during_state_write >= 1, counts.lines()
+    assert counts.driver_kills >= 2 and counts.kills_during_state_write >= 1, counts.lines()  # a missed cut adds a kill
     assert counts.clean, counts.lines()
     assert counts.truncated is not None and counts.truncated_resumed_from == counts.truncated[1] - 1
 
@@ -30,4 +33,4 @@ def test_chaos_drill_on_a_grid_loses_nothing(folder: Path, cluster) -> None:
 def test_chaos_drill_on_an_optuna_search_loses_nothing(folder: Path, cluster) -> None:
     counts = drill(folder, "search", trials=6, driver_kills=2, worker_kills=0, seed=2, outage=False,
                    truncate=False, cluster=cluster)
-    assert counts.driver_kills == 2 and counts.clean, counts.lines()
+    assert counts.driver_kills >= 2 and counts.clean, counts.lines()

@@ -3,6 +3,7 @@ workers find it through the environment, and it is stopped at the end; without t
 that only prefers MPS time-slices, and one that insists is refused before anything starts."""
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_shared_gpu_runs_its_workers_under_mps_and_restores_the_environment(fake
     before = os.environ.get("CUDA_MPS_PIPE_DIRECTORY")
     with gpu_sharing(0.125, "auto", local=True) as line:
         assert "MPS" in line and os.environ["CUDA_MPS_PIPE_DIRECTORY"] in line  # what ray.init's workers inherit
+        own = Path(os.environ["CUDA_MPS_PIPE_DIRECTORY"]).parent
     assert os.environ.get("CUDA_MPS_PIPE_DIRECTORY") == before
+    assert not own.exists()  # the daemon's own directory goes with it
     assert [call.split()[0] for call in fake_control.read_text().splitlines()] == ["args=-d", "args="]
 
 
@@ -50,8 +53,10 @@ def test_no_daemon_unless_trials_share_a_gpu_and_mps_is_wanted(fake_control: Pat
 
 def test_without_the_program_auto_time_slices_and_on_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    made = set(Path(tempfile.gettempdir()).glob("adstudy-mps-*"))
     with gpu_sharing(0.25, "auto", local=True) as line:
         assert "time-slice" in line and CONTROL in line
+    assert set(Path(tempfile.gettempdir()).glob("adstudy-mps-*")) <= made  # no directory left behind
     assert CONTROL in mps_problem(0.25, "on", local=True)
     assert "each GPU node" in mps_problem(0.25, "on", local=False)
     with pytest.raises(MpsError), gpu_sharing(0.25, "on", local=True):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_du
         assert _mlflow(server.uri, frame["trial_id"].tolist(), epochs) == first
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _mlflow(uri: str, trial_ids: list[str], epochs: int) -> dict[str, list[int]]:
