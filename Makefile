@@ -7,12 +7,14 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CHROMIUM := /usr/bin/chromium
 # Debian's PostgreSQL programs (whichever major version is installed; Debian 12's is 15)
 POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
+# Debian's SLURM (slurm-wlm, with munge): tests/deploy runs sbatch jobs on a slurmctld and slurmd of its own
+SLURM := /usr/sbin/slurmctld
 STUDY ?= studies/ablation_table4.yaml
 STUDY_NAME = $(basename $(notdir $(STUDY)))
 
 .PHONY: setup test study mlflow-ui optuna-dashboard tracking-server clean-venv
 
-setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM) $(POSTGRES)
+setup: $(STAMP) $(FASHION_MNIST) $(CHROMIUM) $(POSTGRES) $(SLURM)
 
 # Debian's dataset-fashion-mnist carries the one full benchmark dataset these machines can have.
 $(FASHION_MNIST):
@@ -21,6 +23,10 @@ $(FASHION_MNIST):
 # Debian's postgresql: the tracking server's backend store, and the tests of it.
 $(POSTGRES):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
+# Debian's slurm-wlm and munge: tests/deploy starts munged, slurmctld and slurmd of its own from them.
+$(SLURM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge
 
 # Debian's chromium opens the HTML reports headless in tests/dashboards.
 $(CHROMIUM):
