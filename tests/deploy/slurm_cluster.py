@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tune.local_cluster import command_line, free_port, wait_for
+from tune.local_cluster import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docker" / "slurm" / "adstudy.sbatch"
@@ -125,22 +125,22 @@ class SlurmCluster:
         pid_files = [self.folder / f"slurmd-{name}.pid" for name in self.nodes]
         for pid_file in [*pid_files, self.folder / "slurmctld.pid", self.folder / "munged.pid"]:
             _stop_by_pid_file(pid_file)
-        for pid in self.processes():
+        for pid in self.job_processes():
             _kill(pid, signal.SIGKILL)
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def processes(self) -> list[int]:
-        """Live processes whose command line names this cluster's folder (its daemons, and the Ray
-        nodes of its jobs, whose sessions live there)."""
+    def job_processes(self) -> list[int]:
+        """Live processes of this cluster's jobs: each inherits ADSTUDY_RAY_TMPDIR=<folder> (job_env)
+        from the submission, which the daemons, started before any job, do not have."""
+        mark = f"ADSTUDY_RAY_TMPDIR={self.folder}".encode()
         found = []
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) != os.getpid() and str(self.folder) in command_line(int(entry.name)):
-                found.append(int(entry.name))
+            try:
+                if entry.name.isdigit() and mark in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
         return found
-
-    def ray_processes(self) -> list[int]:
-        daemons = {"munged", "slurmctld", "slurmd"}
-        return [pid for pid in self.processes() if Path(command_line(pid).split(" ")[0]).name not in daemons]
 
     # --- jobs ----------------------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ class SlurmCluster:
         """The job's fields once it has ended and its processes are gone."""
         try:
             wait_for(lambda: self.job(job)["JobState"] in ENDED, timeout, f"job {job} to end", every=1)
-            wait_for(lambda: not self.ray_processes(), 60, f"job {job}'s processes to end", every=0.5)
+            wait_for(lambda: not self.job_processes(), 60, f"job {job}'s processes to end", every=0.5)
         except TimeoutError as error:
             raise AssertionError(f"{error}\n{self.output(job)[-4000:]}") from None
         return self.job(job)

@@ -101,7 +101,7 @@ def test_a_requeued_then_cancelled_study_resumes_and_loses_nothing(slurm: SlurmC
     #    when it starts again it resumes its own run directory.
     until(lambda: seen and _checkpointed(run), "a row and a checkpointed unfinished trial")
     slurm.run("scancel", "--batch", "--signal=USR1", str(job))
-    wait_for(lambda: slurm.job(job)["JobState"] == "PENDING" and not slurm.ray_processes(), 120, "the requeue")
+    wait_for(lambda: slurm.job(job)["JobState"] == "PENDING" and not slurm.job_processes(), 120, "the requeue")
     expected.append(on_disk(run))
     before = _checkpointed(run)
     slurm.run("scontrol", "update", f"JobId={job}", "StartTime=now")  # SLURM holds a requeued job ~2 minutes
