@@ -62,9 +62,10 @@ def test_a_smoke_study_goes_through_sbatch_on_two_nodes(slurm: SlurmCluster, tmp
 
 
 def _study(folder: Path) -> Path:
-    """Four trials of 6 epochs at the chaos drill's budget, two at a time on one 2-CPU node."""
+    """Six trials of 6 epochs at the chaos drill's budget, two at a time on one 2-CPU node: three waves,
+    so that each interruption finds a trial part-way."""
     study = {"name": "slurm_resume", "base": {**BUDGET, "optim": {**BUDGET["optim"], "epochs": 6}},
-             "grid": {"arm": ["a2"], "data.fold": [0, 1, 2, 3], "seed": [0]}}
+             "grid": {"arm": ["a2"], "data.fold": [0, 1, 2, 3, 4, 5], "seed": [0]}}
     path = folder / "slurm_resume.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     return path
@@ -121,7 +122,7 @@ def test_a_requeued_then_cancelled_study_resumes_and_loses_nothing(slurm: SlurmC
     assert rows_lost(run, seen) == 0 and from_scratch(run, expected) == [], output[-4000:]
     assert _run_dirs(results, "slurm_resume") == [run]
     frame = pd.read_csv(run.trials_csv)
-    assert len(frame) == 4 and frame["trial_id"].is_unique and set(frame["status"]) == {"ok"}
+    assert len(frame) == 6 and frame["trial_id"].is_unique and set(frame["status"]) == {"ok"}
     assert len(json.loads(run.run_json.read_text())["sessions"]) == 3
     attempts = [json.loads(line) for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl")
                 for line in path.read_text().splitlines()]
