@@ -31,6 +31,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CRDS = HERE / "crds"
+APP = PurePosixPath("/app")  # the image's WORKDIR: the checkout's folders are copied there
 RESULTS = "/app/results"  # the image's results volume (docker/Dockerfile: VOLUME, the entrypoints' --out)
 IMAGE = re.compile(r"^(?:[^/\s]+/)*adstudy:(?P<variant>cpu|cuda)(?:-[\w.-]+)?$")
 GPU = "nvidia.com/gpu"
@@ -183,12 +184,15 @@ def _entrypoint_problems(doc: dict[str, Any], head: dict[str, Any], workers: boo
     problems = []
     study, options = words[2], words[3:]
     mounts = [str(m.get("mountPath", "")).rstrip("/") for m in head.get("volumeMounts") or []]
-    if PurePosixPath(study).is_absolute():
-        if not any(study.startswith(mount + "/") for mount in mounts):
-            problems.append(f"spec.entrypoint: study {study} is on no volume the head mounts ({', '.join(mounts)})")
-    elif not (ROOT / study).is_file():
+    path = PurePosixPath(study)
+    if any(study.startswith(mount + "/") for mount in mounts):
+        pass  # on a volume: it is the researcher's to put there
+    elif path.is_absolute() and not path.is_relative_to(APP):
+        problems.append(f"spec.entrypoint: study {study} is neither in the image ({APP}) nor on a volume the head "
+                        f"mounts ({', '.join(mounts)})")
+    elif not (ROOT / (path.relative_to(APP) if path.is_absolute() else path)).is_file():
         problems.append(f"spec.entrypoint: study {study} is not in the image (no such file in this checkout, whose "
-                        "studies/ the image copies); give a study under studies/ or a path on a mounted volume")
+                        f"studies/ the image copies to {APP}/studies); name one there or a path on a mounted volume")
     out = options[options.index("--out") + 1] if "--out" in options[:-1] else None
     if out is None or not (out.rstrip("/") == RESULTS or out.startswith(RESULTS + "/")):
         problems.append(f"spec.entrypoint: --out {out or '(none: ./results, inside the container)'} is not on the "

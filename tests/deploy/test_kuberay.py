@@ -85,7 +85,9 @@ BAD_RAYJOBS = {  # what is changed in the shipped RayJob -> a fragment of the on
     "study not in the image": (_entrypoint("adstudy run studies/no_such_study.yaml --out /app/results"),
                                "study studies/no_such_study.yaml is not in the image"),
     "study on no volume": (_entrypoint("adstudy run /scratch/mine.yaml --out /app/results"),
-                           "study /scratch/mine.yaml is on no volume the head mounts"),
+                           "study /scratch/mine.yaml is neither in the image (/app) nor on a volume the head mounts"),
+    "study not in the image's folder": (_entrypoint("adstudy run /app/studies/no_such_study.yaml --out /app/results"),
+                                        "study /app/studies/no_such_study.yaml is not in the image"),
     "results in the container": (_entrypoint("adstudy run studies/ablation_table4.yaml"),
                                  "is not on the results volume: add --out /app/results"),
     "sqlite across pods": (lambda d: _head(d)["containers"][0].pop("env"), "give the tracking server"),
@@ -101,9 +103,10 @@ def test_a_bad_rayjob_gets_one_message_naming_the_problem(case: str) -> None:
     assert len(problems) == 1 and message in problems[0], problems
 
 
-def test_a_study_on_a_mounted_volume_passes() -> None:
+@pytest.mark.parametrize("study", ["/data/studies/mine.yaml", "studies/ablation_table4.yaml"])
+def test_a_study_on_a_mounted_volume_or_relative_to_the_image_passes(study: str) -> None:
     doc = _doc("RayJob")
-    doc["spec"]["entrypoint"] = "adstudy run /data/studies/mine.yaml --out /app/results"
+    doc["spec"]["entrypoint"] = f"adstudy run {study} --out /app/results"
     assert validate.problems(doc) == []
 
 
