@@ -3,8 +3,9 @@
 study requeued near its time limit and then cancelled and submitted again with --resume loses no row
 and re-runs no trial from scratch (the chaos drill's counters); bad input ends the job before Ray.
 
-The two study tests take about a minute each on 2 idle cores (every job starts Ray nodes and a
-driver): they are the only check that the batch script works inside SLURM."""
+The two study tests are long for this suite (115 s and 309 s measured on the 2-core machine at a load
+of 11-12 from other work; each of their four jobs starts Ray nodes and a driver, and the resume test
+runs three sessions): they are the only check that the batch script works inside SLURM."""
 from __future__ import annotations
 
 import json
