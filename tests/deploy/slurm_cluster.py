@@ -69,7 +69,7 @@ class SlurmCluster:
     """``nodes`` SLURM nodes of ``cpus`` CPUs each (n1, n2, ...), all on this host."""
 
     def __init__(self, nodes: int, cpus: int) -> None:
-        # short (munged's and Ray's socket paths), and searchable: every process of its jobs names it
+        # short: munged's and Ray's socket paths live under it (Ray's sessions, through job_env)
         self.folder = Path(tempfile.mkdtemp(prefix="sl", dir="/tmp"))
         self.folder.chmod(0o755)  # munged wants every folder above its socket open to all
         self.nodes = [f"n{i + 1}" for i in range(nodes)]
