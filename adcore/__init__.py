@@ -1,6 +1,7 @@
 """adcore: the anomaly-detection method library (PyTorch only; no Ray, no MLflow).
 
-One trial is one call: ``run_trial(cfg, report=None, checkpoint_dir=None) -> row``. The names
+One trial is one call: ``run_trial(cfg, report=None, checkpoint_dir=None, model_dir=None) -> row``
+(``model_dir``: keep the trained detector there, ``adcore.saved``). The names
 below are imported on first use, so reading a config (``adcore.config``) does not import torch.
 """
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from adcore.data.config import DataConfig
+from adcore.data.protocols import CheckedDataConfig
 from adcore.params import ComponentParams, StrictModel, hparam
 
 
@@ -56,10 +57,32 @@ class RuntimeConfig(StrictModel):
         "off", description="torch.compile the training step's loss (forward and regularizer penalty) in this mode; "
         "reduce-overhead adds CUDA graphs on CUDA. off: eager. Scoring is never compiled")
     channels_last: bool = Field(False, description="the network and its training batches in channels-last layout")
+    cuda_graph: bool = Field(
+        False, description="on CUDA, capture the whole training step (loss, backward, clip, optimizer, the "
+        "regularizer's step) in one CUDA graph after 3 eager steps and replay it, captured again when the lr changes; "
+        "methods that do not declare a graph-safe step train eagerly. Ignored on the CPU")
+    data_on_device: bool = Field(
+        True, description="validation and test images (or cached prefix outputs) stay on the training device beside "
+        "the training images, and the batch order and augmentations are drawn there by a generator of the trial's "
+        "seed: no host-to-device copy per step or evaluation batch. false: evaluation images stay on the host and "
+        "the draws are made there. On the CPU both give the same batches; on CUDA the device generator draws "
+        "other (equally seeded) batches than the host's")
     prefix_cache: bool = Field(True, description="model.train_stages: compute the frozen prefix's output once and share "
                                "it through the on-disk cache (false: run the frozen stages on every batch)")
     prefix_cache_mb: int = Field(4096, ge=0, description="size limit of the on-disk cache of frozen-prefix outputs "
                                  "(model.train_stages); the files used longest ago go first")
+    keep_model: Literal["best", "all", "none"] = Field(
+        "best", description="which trials keep their trained detector (adcore.saved) when given a model folder: best: the "
+        "one the study's validation metric selects (per arm of a grid, the best of a search); all: every finished "
+        "trial; none: no trial. A single trial (python -m adcore.run --model-dir) keeps it unless none")
+
+    @model_validator(mode="after")
+    def _one_graph(self) -> "RuntimeConfig":
+        if self.cuda_graph and self.compile == "reduce-overhead":
+            raise ValueError("runtime.cuda_graph captures the whole step in a CUDA graph and runtime.compile="
+                             "reduce-overhead captures the loss in its own: choose one (compile=default with "
+                             "cuda_graph=true, or cuda_graph=false)")
+        return self
 
 
 class ProbeConfig(StrictModel):
@@ -96,7 +119,7 @@ class TrialConfig(StrictModel):
     selection_metric: Literal["val_ap", "val_auroc"] = Field(
         "val_ap", description="the validation metric whose best epoch the row records (best_<metric>, best_val_epoch); "
         "recorded, it chooses nothing (a study sets it to the metric it searches and schedules on)")
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: CheckedDataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     method: SerializeAsAny[ComponentParams] = Field(
         default_factory=lambda: {"name": "oe_classifier"}, validate_default=True,

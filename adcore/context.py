@@ -13,7 +13,6 @@ feature that kNN, centre and Dirichlet scores read, so the trunk is not autocast
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -58,6 +57,7 @@ class FitContext:
     normal_classes: torch.Tensor | None = None  # (N,) int64 source class of each training normal, on the CPU
     compile: str = "off"  # runtime.compile: torch.compile mode of the training step's loss, or "off"
     channels_last: bool = False  # runtime.channels_last: training batches in channels-last layout
+    cuda_graph: bool = False  # runtime.cuda_graph: replay the whole training step as one CUDA graph (on CUDA)
 
     def full_precision(self) -> contextlib.AbstractContextManager[None]:
         """float32 throughout on this context's device (see ``full_precision``)."""
@@ -74,7 +74,3 @@ class FitContext:
                 outputs.append(fn(x).float())
         return torch.cat(outputs)
 
-
-def default_cache_dir(configured: str | None) -> Path:
-    path = configured or os.environ.get("ADCORE_CACHE") or Path.home() / ".cache" / "adcore"
-    return Path(path).expanduser()

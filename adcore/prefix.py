@@ -14,21 +14,18 @@ used longest ago.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable
 
 import torch
 
+from adcore.cache import evict_least_recent, key_lock
 from adcore.context import full_precision
-
-if TYPE_CHECKING:
-    from adcore.models import Backbone
+from adcore.models import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +40,6 @@ def digest_tensors(*tensors: torch.Tensor) -> str:
         digest.update(f"{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()
-
-
-@contextmanager
-def key_lock(directory: Path, key: str) -> Iterator[None]:
-    """Hold ``<directory>/<key>.lock`` exclusively (flock: across processes and threads): whoever holds it
-    computes the entry, the others wait and then read what it wrote. The decode cache locks the same way."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / f"{key}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class PrefixCache:
@@ -108,23 +92,7 @@ class PrefixCache:
             (self.directory / f"{stale.stem}.lock").unlink(missing_ok=True)
 
 
-def evict_least_recent(directory: Path, suffix: str, limit_bytes: int) -> list[Path]:
-    """Remove the ``*suffix`` files of ``directory`` used longest ago (oldest modification time: readers
-    touch what they use) until the rest fit in ``limit_bytes``; the newest file stays, however large.
-    Returns the removed files."""
-    files = sorted(directory.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
-    total = sum(p.stat().st_size for p in files)
-    removed = []
-    for stale in files[:-1]:
-        if total <= limit_bytes:
-            break
-        total -= stale.stat().st_size
-        stale.unlink(missing_ok=True)
-        removed.append(stale)
-    return removed
-
-
-def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],
+def prefix_outputs(backbone: Backbone, images: torch.Tensor, normalise: Callable[[torch.Tensor], torch.Tensor],
                    cache: PrefixCache, weights_key: str, batch: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(N, C, S, S) uint8 images -> the frozen prefix's outputs (N, C', h, w) in ``dtype``, from the cache
     when a trial computed them before. ``weights_key`` identifies the prefix's weights and the
@@ -141,7 +109,7 @@ def prefix_outputs(backbone: "Backbone", images: torch.Tensor, normalise: Callab
     return cache.outputs(key, compute)
 
 
-def prefix_key(backbone: "Backbone", mean: torch.Tensor, std: torch.Tensor) -> str:
+def prefix_key(backbone: Backbone, mean: torch.Tensor, std: torch.Tensor) -> str:
     """What the prefix's output depends on besides the images: its stages' weights and buffers (so a
     randomly initialised prefix keys by its own weights) and the input normalisation."""
     tensors = [value for _, stage in backbone.stages()[: backbone.frozen_stages] for value in stage.state_dict().values()]

@@ -2,6 +2,7 @@
 
     python -m adcore.run --preset a7 --data.fold 0
     python -m adcore.run --config trial.yaml --set optim.epochs=5
+    python -m adcore.run --preset a7 --model-dir detector/   # keep the trained detector
 
 Layers merge in this order (later wins): defaults, --preset, --config YAML, field flags, --set.
 Progress goes to stderr; stdout carries only the JSON row.
@@ -13,7 +14,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -36,7 +37,7 @@ def _leaf_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, An
 
 
 def _component_help() -> str:
-    from adcore.data.benchmarks import BENCHMARKS
+    from adcore.data.protocols import BENCHMARKS
     from adcore.methods import METHODS
     from adcore.objectives import REGULARIZERS
 
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="dotted override, e.g. --set method.rep_dim=64 (repeatable)")
     parser.add_argument("--checkpoint-dir", type=Path, help="write a checkpoint per epoch and resume from it")
+    parser.add_argument("--epochs-file", type=Path, help="append each epoch's reported metrics to this file, one JSON "
+                        "line per epoch (a run directory's epochs/<trial_id>.jsonl: the learning curves)")
+    parser.add_argument("--model-dir", type=Path, help="keep the trained detector here (unless runtime.keep_model "
+                        "is none), for adstudy score or adcore.saved.load_detector")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     for dotted, default, description in _leaf_fields(TrialConfig):
         parser.add_argument(f"--{dotted}", dest=f"field:{dotted}", type=parse_value, metavar="V",
@@ -99,6 +104,18 @@ def config_from_args(args: argparse.Namespace) -> TrialConfig:
     return build_config(*layers)
 
 
+def _epochs_writer(path: Path | None) -> Callable[[dict[str, Any]], None] | None:
+    """A report function that appends each epoch's metrics to ``path`` (None: no report)."""
+    if path is None:
+        return None
+
+    def report(metrics: dict[str, Any]) -> None:
+        with path.open("a") as handle:
+            handle.write(json.dumps(metrics) + "\n")
+
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
@@ -111,11 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, OSError) as error:
         print(f"invalid trial config: {error}", file=sys.stderr)
         return 2
+    from adcore.row import Status
     from adcore.trial import run_trial
 
-    row = run_trial(cfg, checkpoint_dir=args.checkpoint_dir)
+    row = run_trial(cfg, report=_epochs_writer(args.epochs_file), checkpoint_dir=args.checkpoint_dir,
+                    model_dir=args.model_dir)
     print(json.dumps(row))
-    if row["status"] != "ok":
+    if row["status"] != Status.OK:
         print(f"trial failed: {row['message']}", file=sys.stderr)
         return 1
     return 0

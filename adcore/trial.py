@@ -19,16 +19,18 @@ import numpy as np
 import torch
 
 from adcore.config import ProbeConfig, TrialConfig
-from adcore.context import FitContext, default_cache_dir
+from adcore.cache import default_cache_dir
+from adcore.context import FitContext
 from adcore.data import BatchTransform, Benchmark, make_benchmark
 from adcore.data.transforms import FeatureTransform
-from adcore.methods import METHODS, Detector, build_method
+from adcore.methods import METHODS, Detector
 from adcore.metrics import auroc, detection_metrics
-from adcore.models import Backbone, add_residual_adapters, create_backbone, freeze_for_adra
+from adcore.models import Backbone, create_backbone
 from adcore.objectives import Regularizer, build_regularizer
 from adcore.prefix import PrefixCache, prefix_key, prefix_outputs
 from adcore.probe import check_stages, probe_metrics
-from adcore.row import best_key, empty_row
+from adcore.row import Status, best_key, empty_row
+from adcore.saved import DETECTOR_FILE, method_on, save_detector, validation_threshold, write_row
 from adcore.train import Report, fit
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,13 @@ log = logging.getLogger(__name__)
 FAILURES = (FileNotFoundError, ValueError, FloatingPointError)
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return the generator that orders batches and augments."""
+def seed_everything(seed: int, device: torch.device | None = None) -> torch.Generator:
+    """Seed python, numpy and torch; return the generator that orders batches and augments, on
+    ``device`` (the host by default; on the CPU either is the same generator)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator(device=device or "cpu").manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,12 +57,14 @@ def resolve_device(name: str) -> torch.device:
 def _scores(method: Detector, ctx: FitContext,
             images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The method's scores, and its variants' (e.g. other scorers) from the same features: the
-    network runs once per image however many scorers are compared."""
+    network runs once per image however many scorers are compared. The main score is taken per
+    evaluation batch either way, as a kept detector scores a stream of images (``adcore.saved``)."""
     if not method.variant_names():
         return ctx.forward_batched(method.score, images).cpu(), {}
     features = ctx.forward_batched(method.embed, images)
     variants = {name: scores.cpu() for name, scores in method.score_variants(features).items()}
-    return method.score_features(features).cpu(), variants
+    main = torch.cat([method.score_features(chunk) for chunk in features.split(ctx.eval_batch_size)])
+    return main.cpu(), variants
 
 
 def _metrics(labels: torch.Tensor, scores: torch.Tensor, variants: dict[str, torch.Tensor],
@@ -108,15 +113,17 @@ class TrialParts:
     method: Detector
     ctx: FitContext
     regularizer: Regularizer
+    channels: int  # of the benchmark's images (1: grey), which a kept detector takes too
 
 
 def prepare_trial(cfg: TrialConfig) -> TrialParts:
     """Seed, load the benchmark, build backbone (+ adapters), method and regularizer."""
     if cfg.runtime.threads is not None:
         torch.set_num_threads(cfg.runtime.threads)
-    generator = seed_everything(cfg.seed)
     device = resolve_device(cfg.runtime.device)
+    generator = seed_everything(cfg.seed, device if cfg.runtime.data_on_device else None)
     bench = make_benchmark(cfg.data, cfg.seed, default_cache_dir(cfg.runtime.cache_dir))
+    channels = bench.test_images.shape[1]
     backbone = create_backbone(cfg.model.backbone, cfg.model.pretrained, cfg.model.weights_path)
     if cfg.probe is not None:
         check_stages(backbone, list(cfg.probe.layers.values()))
@@ -129,11 +136,10 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
         if cfg.runtime.prefix_cache:
             bench = through_prefix(bench, backbone.to(device), transform, cfg)
             transform = FeatureTransform(device)
-    if cfg.model.adapters:
-        add_residual_adapters(backbone, cfg.model.adapter_init)
-        freeze_for_adra(backbone)
+    if cfg.runtime.data_on_device:
+        bench = on_device(bench, device)
     layout = torch.channels_last if cfg.runtime.channels_last else torch.preserve_format
-    method = build_method(cfg.method, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
+    method = method_on(cfg, backbone).to(device, memory_format=layout)  # before theta_0 is snapshotted
     if method.needs_class_labels and len(torch.unique(bench.train_classes)) < 2:
         raise ValueError(f"method {cfg.method.name} classifies the normal classes and needs at least two of them; "
                          f"benchmark {cfg.data.benchmark} gives {len(torch.unique(bench.train_classes))} "
@@ -141,10 +147,20 @@ def prepare_trial(cfg: TrialConfig) -> TrialParts:
     ctx = FitContext(
         normal=bench.train_normal.to(device), oe=bench.oe.to(device), transform=transform, device=device, eval_batch_size=cfg.runtime.eval_batch_size,
         cache_dir=default_cache_dir(cfg.runtime.cache_dir), autocast=device.type == "cuda",
-        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last)
+        normal_classes=bench.train_classes, compile=cfg.runtime.compile, channels_last=cfg.runtime.channels_last,
+        cuda_graph=cfg.runtime.cuda_graph and device.type == "cuda")
     method.setup(ctx)
     regularizer = build_regularizer(cfg.regularizer, backbone, ctx)
-    return TrialParts(generator, device, bench, backbone, method, ctx, regularizer)
+    return TrialParts(generator, device, bench, backbone, method, ctx, regularizer, channels)
+
+
+def on_device(bench: Benchmark, device: torch.device) -> Benchmark:
+    """The benchmark with its images (uint8, or a frozen prefix's outputs) on ``device``: evaluation
+    reads them there with no copy per batch. Labels and classes stay on the host, where metrics are
+    computed."""
+    return replace(bench, train_normal=bench.train_normal.to(device), oe=bench.oe.to(device),
+                   val_images=bench.val_images.to(device), test_images=bench.test_images.to(device),
+                   dci_images=None if bench.dci_images is None else bench.dci_images.to(device))
 
 
 def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransform, cfg: TrialConfig) -> Benchmark:
@@ -162,9 +178,18 @@ def through_prefix(bench: Benchmark, backbone: Backbone, transform: BatchTransfo
                    dci_images=None if bench.dci_images is None else outputs(bench.dci_images))
 
 
-def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
-                       checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and evaluate; return the row's metrics and facts. Errors propagate (see run_trial)."""
+def keep_detector(parts: TrialParts, cfg: TrialConfig, model_dir: str | Path) -> None:
+    """The trained detector, as the last evaluation scored it, into ``model_dir`` (``adcore.saved``), with
+    the threshold chosen on its validation scores."""
+    parts.method.eval()
+    val_scores, _ = _scores(parts.method, parts.ctx, parts.bench.val_images)
+    save_detector(model_dir, cfg, parts.method, parts.channels, validation_threshold(parts.bench.val_labels, val_scores))
+
+
+def train_and_evaluate(cfg: TrialConfig, report: Report | None = None, checkpoint_dir: str | Path | None = None,
+                       model_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate, keep the detector in ``model_dir`` unless ``runtime.keep_model`` is none; return
+    the row's metrics and facts. Errors propagate (see run_trial)."""
     started = time.perf_counter()
     parts = prepare_trial(cfg)
     bench = parts.bench
@@ -172,6 +197,17 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
     history = fit(parts.method, parts.regularizer, parts.ctx, cfg.optim, parts.generator,
                   evaluation(parts.method, parts.ctx, bench, cfg.probe), report,
                   None if checkpoint_dir is None else Path(checkpoint_dir))
+    if model_dir is not None and cfg.runtime.keep_model != "none":
+        try:
+            keep_detector(parts, cfg, model_dir)
+        except OSError as error:  # a full disk costs the kept detector, never the trial's results
+            log.warning("the trained detector was not kept in %s: %s", model_dir, error)
+    return summary(cfg, parts, history, setup_s)
+
+
+def summary(cfg: TrialConfig, parts: TrialParts, history: list[dict[str, Any]], setup_s: float) -> dict[str, Any]:
+    """The row's metrics and facts from a finished fit's history."""
+    bench = parts.bench
     final = history[-1]
     best = max(history, key=lambda entry: entry[cfg.selection_metric])
     out = {key: value for key, value in final.items() if key.startswith(("test_", "val_", "train_loss"))}
@@ -187,16 +223,24 @@ def train_and_evaluate(cfg: TrialConfig, report: Report | None = None,
 
 
 def run_trial(cfg: TrialConfig | dict[str, Any], report: Report | None = None,
-              checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+              checkpoint_dir: str | Path | None = None, model_dir: str | Path | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration (resuming from ``checkpoint_dir`` if it has a checkpoint)
-    and return its row; a failure a retry cannot fix returns a ``failed`` row with its message."""
+    and return its row; a failure a retry cannot fix returns a ``failed`` row with its message. With
+    ``model_dir`` the trained detector and the row are kept there (unless ``runtime.keep_model: none``)."""
     started = time.perf_counter()
     cfg = cfg if isinstance(cfg, TrialConfig) else TrialConfig.model_validate(cfg)
-    row = empty_row(cfg, "ok")
+    row = empty_row(cfg, Status.OK)
     try:
-        row.update(train_and_evaluate(cfg, report, checkpoint_dir))
+        row.update(train_and_evaluate(cfg, report, checkpoint_dir, model_dir))
     except FAILURES as error:
-        log.warning("trial failed: %s: %s", type(error).__name__, error)
-        row.update(status="failed", message=f"{type(error).__name__}: {error}", node=platform.node())
+        record_failure(row, error)
     row["total_s"] = time.perf_counter() - started
+    if row["status"] == Status.OK and model_dir is not None and (Path(model_dir) / DETECTOR_FILE).exists():
+        write_row(model_dir, row)
     return row
+
+
+def record_failure(row: dict[str, Any], error: Exception) -> None:
+    """Make ``row`` the failed row of an error a retry cannot fix (one of ``FAILURES``)."""
+    log.warning("trial failed: %s: %s", type(error).__name__, error)
+    row.update(status=Status.FAILED, message=f"{type(error).__name__}: {error}", node=platform.node())

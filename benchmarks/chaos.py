@@ -1,7 +1,7 @@
 """The chaos drill: a study on a local multi-node Ray cluster that loses nothing while its parts fail.
 
-    python benchmarks/chaos.py                       # grid of 40 trials and a search of 40, 4 nodes
-    python benchmarks/chaos.py --trials 12 --driver-kills 2 --seed 3
+    python -m benchmarks.chaos                      # grid of 40 trials and a search of 40, 4 nodes
+    python -m benchmarks.chaos --trials 12 --driver-kills 2 --seed 3
 
 For a grid study and for an Optuna search, a seeded chaos loop SIGKILLs the driver several times
 at random moments (some right as Tune writes its experiment state) and resumes it with
@@ -9,7 +9,8 @@ at random moments (some right as Tune writes its experiment state) and resumes i
 tracking server for a while and starts it again, and truncates one trial's newest checkpoint
 while the driver is down. At the end it checks the run directory and MLflow and prints: kills
 survived, rows lost, duplicate rows, duplicate MLflow runs and metric steps, trials re-run from
-scratch though a valid checkpoint existed, and how the trial with the truncated checkpoint resumed.
+scratch though a valid checkpoint existed, how the trial with the truncated checkpoint resumed, and
+(for the search) where its Optuna storage disagrees with the rows.
 ``drill()`` is also the test suite's short version (tests/tune/test_chaos.py).
 """
 from __future__ import annotations
@@ -28,14 +29,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
+import yaml
 
-from tune.local_cluster import LocalCluster, free_port, kill_session, wait_for  # noqa: E402
-from tune.results import RunDir  # noqa: E402
-from tune.trial_store import TRIALS_DIR, TrialStore  # noqa: E402
+from adcore.row import Status
+from testing.local_cluster import LocalCluster
+from testing.processes import free_port, kill_session, wait_for
+from tune.results import RunDir
+from tune.trial_store import TRIALS_DIR, TrialStore
 
 RUNNER = ROOT / "tune" / "run_study.py"
 SERVE = ROOT / "dashboards" / "serve.py"
@@ -63,6 +64,7 @@ class Counts:
     truncated: tuple[str, int] | None = None  # (trial id, epoch) whose checkpoint was cut in half
     truncated_resumed_from: int | None = None
     warned: bool = False
+    storage_disagreements: list[str] = field(default_factory=list)  # a search's Optuna storage against its rows
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -75,13 +77,17 @@ class Counts:
                 f"  rows lost {self.rows_lost}, duplicate rows {self.duplicate_rows}, duplicate MLflow runs "
                 f"{self.duplicate_runs}, duplicate metric steps {self.duplicate_steps} (missing {self.missing_steps}), "
                 f"trials re-run from scratch though a valid checkpoint existed {self.from_scratch}",
-                f"  corrupted checkpoint: {resumed}", *[f"  note: {note}" for note in self.notes]]
+                f"  corrupted checkpoint: {resumed}",
+                *([f"  Optuna storage against the rows: {len(self.storage_disagreements)} disagreements"]
+                  if self.study.endswith("search") else []),
+                *[f"  storage: {problem}" for problem in self.storage_disagreements],
+                *[f"  note: {note}" for note in self.notes]]
 
     @property
     def clean(self) -> bool:
         truncated_ok = self.truncated is None or (self.truncated_resumed_from == self.truncated[1] - 1 and self.warned)
         return not (self.rows_lost or self.duplicate_rows or self.duplicate_runs or self.duplicate_steps
-                    or self.missing_steps or self.from_scratch) and truncated_ok
+                    or self.missing_steps or self.from_scratch or self.storage_disagreements) and truncated_ok
 
 
 class TrackingServer:
@@ -174,10 +180,7 @@ def on_disk(run: RunDir) -> tuple[float, dict[str, int]]:
 
 
 def attempts(run: RunDir) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for path in (run.path / TRIALS_DIR).glob("*/attempts.jsonl"):
-        out[path.parent.name] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return out
+    return {path.name: TrialStore(run.path, path.name).attempts() for path in (run.path / TRIALS_DIR).glob("*")}
 
 
 def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> bool:
@@ -198,20 +201,24 @@ def state_write_kill(run: RunDir, driver: subprocess.Popen, limit_s: float) -> b
 
 def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, driver_kills: int = 4,
           worker_kills: int = 3, seed: int = 0, outage: bool = True, truncate: bool = True,
-          log: Callable[[str], None] = print) -> Counts:
-    """Run one chaos drill (a grid or a search study) and return its counts."""
+          log: Callable[[str], None] = print, cluster: LocalCluster | None = None) -> Counts:
+    """Run one chaos drill (a grid or a search study) and return its counts: on a new cluster of
+    ``nodes`` nodes of 1 CPU, or on ``cluster`` (the tests' own, left running; nothing else may run
+    trials on it meanwhile, as the drill kills trial workers at random)."""
     rng = random.Random(f"{kind}-{seed}")
     counts = Counts(f"chaos_{kind}", trials=trials)
     folder.mkdir(parents=True, exist_ok=True)
     study, out = study_file(folder, kind, trials, seed), folder / "results"
-    cluster, server = LocalCluster(), TrackingServer(folder)
+    own = cluster is None
+    cluster, server = cluster or LocalCluster(), TrackingServer(folder)
     driver_log = (folder / f"driver-{kind}.log").open("a")
     seen_rows: dict[str, str] = {}  # trial id -> started_at of every row seen during the drill
     expected: list[tuple[float, dict[str, int]]] = []  # (when, newest valid checkpoint per trial) at each kill
     try:
-        cluster.head(num_cpus=1)
-        for _ in range(nodes - 1):
-            cluster.worker(num_cpus=1)
+        if own:
+            cluster.head(num_cpus=1)
+            for _ in range(nodes - 1):
+                cluster.worker(num_cpus=1)
         server.start()
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
@@ -293,7 +300,8 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
     finally:
         driver_log.close()
         server.stop()
-        cluster.stop()
+        if own:
+            cluster.stop()
     return counts
 
 
@@ -306,7 +314,7 @@ def observe(run: RunDir, seen: dict[str, str]) -> None:
                 row = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            if row["status"] in ("ok", "failed", "stopped_early"):
+            if Status(row["status"]).done:
                 seen[path.stem] = str(row.get("started_at"))
 
 
@@ -372,6 +380,7 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
     counts.duplicate_rows = len(frame) - frame["trial_id"].nunique() + abs(len(frame) - trials)
     if kind == "search":
         counts.duplicate_rows += len(frame) - frame["optim.lr"].nunique()  # a proposal run twice
+        counts.storage_disagreements = _storage_disagreements(run)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(counts.study)
     runs = client.search_runs([experiment.experiment_id], max_results=5000)
@@ -386,7 +395,7 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
         trial = final.get(child.data.tags.get("tune.trial_id"))
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_ap")]
         counts.duplicate_steps += len(steps) - len(set(steps))
-        if trial is not None and trial["status"] == "ok":
+        if trial is not None and trial["status"] == Status.OK:
             counts.missing_steps += len(set(range(1, int(trial["epochs_run"]) + 1)) - set(steps))
     restarts = from_scratch(run, expected)
     counts.from_scratch = len(restarts)
@@ -395,6 +404,22 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
         trial, epoch = counts.truncated
         hit = [a for a in attempts(run).get(trial, []) if epoch in a.get("unreadable", [])]
         counts.truncated_resumed_from = hit[0]["resumed_from_epoch"] if hit else None
+
+
+def _storage_disagreements(run: RunDir) -> list[str]:
+    """Where the search's Optuna storage disagrees with the run's rows (tune/optuna_study.py)."""
+    import optuna
+
+    from studyspec.layout import optuna_storage
+    from tune.optuna_study import disagreements
+
+    entry = run.read_meta()["optuna"]
+    study = optuna.load_study(study_name=entry["study"], storage=optuna_storage(run.path, entry))
+    problems = disagreements(study, run, [("val_ap", "max")])
+    ids = [trial.user_attrs.get("trial_id") for trial in study.trials if trial.user_attrs.get("status") != Status.ERROR]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} trial ids twice in the storage")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,21 +16,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
+from PIL import Image
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from adcore.data.sources import LoadSettings, load_split, resolve_source  # noqa: E402
-from adcore.data.sources.layouts import LAYOUTS  # noqa: E402
+from adcore.data.sources import LoadSettings, load_split, resolve_source
+from adcore.data.sources.layouts import LAYOUTS
 
 
 def write_folder(root: Path, images: int, classes: int, side: int) -> None:

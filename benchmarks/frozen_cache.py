@@ -12,20 +12,18 @@ and give the same metrics; the ratio is what sharing the frozen prefix saves.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from adcore import build_config, run_trial  # noqa: E402
-from adcore.config import set_dotted  # noqa: E402
-from adcore.presets import preset  # noqa: E402
-from tune.study import load_study  # noqa: E402
+from adcore import build_config, run_trial
+from adcore.config import set_dotted
+from adcore.presets import preset
+from tune.study import load_study
 
 
 def run(configs: list, cache_dir: str, cached: bool) -> tuple[float, list[dict]]:

@@ -23,18 +23,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from tune.results import RunDir  # noqa: E402
-from tune.run_study import main as run_study  # noqa: E402
+from adcore.row import Status
+from tune.results import RunDir
+from tune.run_study import main as run_study
 
 
 def report(run: RunDir, command_wall: float | None) -> str:
     meta = json.loads(run.run_json.read_text())
     frame = pd.read_csv(run.trials_csv)
-    done = frame[frame["status"] == "ok"]
+    done = frame[frame["status"] == Status.OK]
     workers, n, busy = meta["workers"], len(done), done["total_s"].sum()
     lines = [f"{run.path}: {n} finished trials of {len(frame)}, {workers} workers; "
              f"sum of trial times {busy:.1f} s (ideal wall {busy / workers:.1f} s)",

@@ -26,11 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.chaos import TrackingServer  # noqa: E402
+from chaos import TrackingServer  # this script's folder is first on sys.path
 
 EPOCHS = 10  # per-epoch metric steps per MLflow run
 
@@ -39,18 +35,17 @@ def trivial(config: dict[str, Any], context: Any) -> None:
     """A trial without a model: its row (the fixed keys and made-up metrics) and one report."""
     from ray import tune
 
-    from adcore.row import empty_row
-    from tune.grid import trial_config, trial_id, trial_point
+    from adcore.row import Status, empty_row
+    from tune.grid import trial_config, trial_id, trial_point, trial_row
     from tune.results import RunDir
+    from tune.trial_store import TrialStore
 
-    started = time.time()
     run = RunDir(Path(context.run_path))
     key, point = trial_id(config), trial_point(run, config)
-    row = {"trial": key, "trial_id": key, **point["labels"], **point["columns"],
-           **empty_row(trial_config(point, config), "ok"), "val_ap": 0.5, "test_ap": 0.5, "epochs_run": 1,
-           "started_at": started, "ended_at": time.time(), "wall_s": time.time() - started}
-    run.write_row(row)
-    tune.report({"val_ap": 0.5, "epoch": 1, "status": "ok"})
+    TrialStore(run.path, key).log_attempt({"resumed_from_epoch": 0, "unreadable": []})
+    row = {**empty_row(trial_config(point, config), Status.OK), "val_ap": 0.5, "test_ap": 0.5, "epochs_run": 1}
+    run.write_row(trial_row(run, config, row, context.git_commit))
+    tune.report({"val_ap": 0.5, "epoch": 1, "status": Status.OK.value})
 
 
 def scale_run(size: int, nodes: int, folder: Path) -> dict[str, float]:
@@ -61,6 +56,7 @@ def scale_run(size: int, nodes: int, folder: Path) -> dict[str, float]:
     import ray
     from ray.cluster_utils import Cluster
 
+    from adcore.row import Status
     from dashboards.aggregate import aggregate
     from tune.resume import remaining
     from tune.results import RunDir, write_trials_csv
@@ -103,7 +99,7 @@ def scale_run(size: int, nodes: int, folder: Path) -> dict[str, float]:
     aggregate(run.path)
     _write_report(run)
     report_s = time.perf_counter() - started
-    assert len(frame) == size and (frame["status"] == "ok").all(), f"{len(frame)} rows for {size} trials"
+    assert len(frame) == size and (frame["status"] == Status.OK).all(), f"{len(frame)} rows for {size} trials"
     return {"size": size, "fit_s": fit_wall, "wall_per_trial_s": fit_wall / size, "driver_cpu_per_trial_s": fit_cpu / size,
             "driver_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "csv_s": csv_s,
             "report_s": report_s}

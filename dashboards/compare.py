@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards.metrics import metric_label, metric_name  # noqa: E402
-from dashboards.pages import Cell, esc, is_missing, page, table, write  # noqa: E402
-from dashboards.report import budget_label, status_counts  # noqa: E402
-from dashboards.run import Run  # noqa: E402
+from adcore.row import Status
+from dashboards.metrics import metric_label, metric_name
+from dashboards.pages import Cell, esc, is_missing, page, table, write
+from dashboards.report import budget_label, status_counts
+from dashboards.run import Run
 
 
 def cells(run: Run) -> tuple[str, pd.DataFrame]:
@@ -33,13 +31,18 @@ def cells(run: Run) -> tuple[str, pd.DataFrame]:
     if data is None:
         raise FileNotFoundError(f"{run.path}: no table.json; run python dashboards/aggregate.py {run.path}")
     frame = data.frame()
-    if run.study.search:  # the trial the search selected; its metrics are already in the table's units
-        chosen = frame[frame["selected"] == "yes"]
-        searched = run.study.searched
-        label = [f"{row['trial']} (" + ", ".join(f"{key} {row[key]:.3g}" for key in searched) + ")"
-                 for _, row in chosen.iterrows()]
-        out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == "ok").sum())] * len(chosen),
-                            **{metric: chosen[metric].to_numpy() for metric in metrics}}, index=["selected"] * len(chosen))
+    if run.study.search:  # the trials the search selected (one per arm); metrics already in the table's units
+        chosen = frame[frame["selected"] == "yes"].drop_duplicates("trial")  # a chosen trial may be listed twice
+        searched = [key for key in run.study.searched if key in chosen]
+        shown = lambda value: f"{value:.3g}" if isinstance(value, float) else str(value)  # noqa: E731
+        label = [f"{row['trial']} (" + ", ".join(f"{key} {shown(row[key])}" for key in searched if pd.notna(row[key]))
+                 + ")" for _, row in chosen.iterrows()]
+        out = pd.DataFrame({"selected trial": label, "n": [int((run.trials["status"] == Status.OK).sum())] * len(chosen),
+                            **{metric: chosen[metric if metric in chosen else f"{metric}_mean"].to_numpy()
+                               for metric in metrics},
+                            **{f"{metric}_std": chosen[f"{metric}_std"].to_numpy() for metric in metrics
+                               if f"{metric}_std" in chosen}},
+                           index=[f"selected {arm}" for arm in chosen["arm"]] if "arm" in chosen else ["selected"])
         return "search", out
     key = frame.columns[0]
     out = frame.set_index(frame[key].astype(str))
@@ -49,7 +52,7 @@ def cells(run: Run) -> tuple[str, pd.DataFrame]:
 
 def compared_metrics(run: Run) -> list[str]:
     """The table's metrics; for a search, the validation metric that selected the trial first."""
-    return list(dict.fromkeys([run.study.metric] * bool(run.study.search) + run.study.table.metrics))
+    return list(dict.fromkeys([run.study.selection_metric] * bool(run.study.search) + run.study.table.metrics))
 
 
 def _value(frame: pd.DataFrame, key: str, metric: str) -> tuple[float, float]:
@@ -140,8 +143,8 @@ def write_compare(run_dirs: list[str | Path], out: str | Path) -> Path:
     return write(Path(out), render([Run.load(path) for path in run_dirs]))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/compare.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/compare.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run directories (or study directories: their newest run); "
                                                 "the first is the reference")

@@ -10,7 +10,10 @@ import re
 NAMES = {"test_ap": "test AP", "test_auroc": "test AUROC", "val_ap": "val AP", "val_auroc": "val AUROC",
          "best_val_ap": "best val AP", "best_val_auroc": "best val AUROC", "train_loss": "train loss",
          "test_accuracy": "test accuracy", "test_dci_disentanglement": "DCI disentanglement",
-         "test_dci_completeness": "DCI completeness", "test_dci_informativeness": "DCI informativeness"}
+         "test_dci_completeness": "DCI completeness", "test_dci_informativeness": "DCI informativeness",
+         "train_s": "train time (s)", "total_s": "trial time (s)",
+         **{f"test_dci_{score}_random": f"DCI {score}, random code" for score in
+            ("disentanglement", "completeness", "informativeness")}}
 # test_auroc_kmeans, test_auroc_primary, test_auroc_gain_conv1, test_accuracy, ...; DCI scores are shown as they are
 _FRACTION = re.compile(r"^(best_)?(val|test)_(ap|auroc|accuracy)(_.*)?$")
 

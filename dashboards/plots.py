@@ -12,10 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from adcore.row import EPOCH_METRICS, Status  # noqa: E402
 from dashboards.metrics import metric_label  # noqa: E402
-from dashboards.run import CURVE_METRICS  # noqa: E402
-STATUS_COLOURS = {"ok": "tab:blue", "failed": "tab:red", "error": "tab:red", "stopped_early": "tab:gray",
-                  "unfinished": "tab:orange"}
+
+STATUS_COLOURS = {Status.OK: "tab:blue", Status.FAILED: "tab:red", Status.ERROR: "tab:red",
+                  Status.STOPPED_EARLY: "tab:gray", Status.UNFINISHED: "tab:orange"}
 
 
 def svg(fig: Any) -> bytes:
@@ -29,8 +30,8 @@ def learning_curves(history: pd.DataFrame, group_of: dict[str, str], order: list
                     title: str) -> bytes | None:
     """One panel per metric, epochs on x; per group (an arm, or a search trial) the mean over its
     trials, with a band of ± one sample std where it has several."""
-    frame = history.assign(group=history["trial"].map(group_of)).dropna(subset=["group"])
-    metrics = [metric for metric in CURVE_METRICS if frame[metric].notna().any()]
+    frame = history.assign(group=history["trial_id"].map(group_of)).dropna(subset=["group"])
+    metrics = [metric for metric in EPOCH_METRICS if frame[metric].notna().any()]
     if frame.empty or not metrics:
         return None
     colours = plt.cm.tab10 if len(order) <= 10 else plt.cm.tab20

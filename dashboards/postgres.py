@@ -3,7 +3,8 @@
 Debian's ``postgresql`` package gives the programs; this makes a database cluster of its own in
 ``data`` (once: ``initdb`` with a generated password kept in ``data/../postgres.password``,
 mode 600, password authentication only), runs ``postgres`` on 127.0.0.1 and its socket in the data
-folder, and creates the ``mlflow`` database. PostgreSQL refuses to run as root, so when this runs
+folder, and creates the ``mlflow`` database and the ``optuna`` database for searches' Optuna studies
+(each tool migrates its own tables, so they do not share one). PostgreSQL refuses to run as root, so when this runs
 as root the data folder belongs to, and the server runs as, the ``postgres`` user that the package
 created. The server is a child in the caller's process group and ends with it.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 USER = "mlflow"  # the cluster's superuser and the database MLflow uses
 DATABASE = "mlflow"
+OPTUNA_DATABASE = "optuna"  # searches' Optuna studies (run_study.py --optuna-storage): its own tables
 INSTALL = "apt-get install postgresql  (Debian's package)"
 
 
@@ -45,7 +47,10 @@ class Postgres:
     @property
     def uri(self) -> str:
         """The SQLAlchemy URL MLflow's backend store takes (it holds the password: keep it out of argv)."""
-        return f"postgresql+psycopg://{USER}:{self.password_file.read_text().strip()}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.database_uri(DATABASE)
+
+    def database_uri(self, database: str) -> str:
+        return f"postgresql+psycopg://{USER}:{self.password_file.read_text().strip()}@127.0.0.1:{self.port}/{database}"
 
     def _as_owner(self, command: list[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
@@ -75,7 +80,7 @@ class Postgres:
             pwfile.unlink(missing_ok=True)
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the server and create the mlflow database if it is not there."""
+        """Start the server and create the mlflow and optuna databases if they are not there."""
         self.init()
         postgres = str(postgres_bin() / "postgres")
         self.process = subprocess.Popen(self._as_owner([postgres, "-D", str(self.data), "-p", str(self.port),
@@ -109,8 +114,10 @@ class Postgres:
                 with psycopg.connect(host="127.0.0.1", port=self.port, user=USER, dbname="postgres",
                                      password=self.password_file.read_text().strip(), autocommit=True,
                                      connect_timeout=2) as connection:
-                    if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
-                        connection.execute(f"CREATE DATABASE {DATABASE}")
+                    for database in (DATABASE, OPTUNA_DATABASE):
+                        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                              (database,)).fetchone() is None:
+                            connection.execute(f"CREATE DATABASE {database}")
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards import plots  # noqa: E402
-from dashboards.metrics import is_fraction, metric_label, metric_name, scale  # noqa: E402
-from dashboards.pages import Cell, esc, image, image_file, is_missing, number, page, table, write  # noqa: E402
-from dashboards.run import Run  # noqa: E402
+from adcore.row import Status
+from dashboards import plots
+from dashboards.metrics import is_fraction, metric_label, metric_name, scale
+from dashboards.pages import Cell, esc, image, image_file, is_missing, number, page, table, write
+from dashboards.run import Run
+from studyspec.layout import STUDY_YAML
 
 REPORT = "report.html"
 TRIAL_METRICS = ("val_ap", "val_auroc", "test_ap", "test_auroc")  # the trial list's metric columns, with best_*
@@ -69,7 +68,7 @@ def _section(key: str, content: str) -> str:
 
 def _header(run: Run) -> str:
     meta = run.meta
-    trouble = run.trials["status"].isin(["unfinished", "error", "failed"]).any()
+    trouble = run.trials["status"].map(lambda status: Status(status).trouble).any()
     chips = [(f"{len(run.trials)} trials: {status_counts(run)}", trouble),
              (f"budget: {budget_label(run)}", bool(run.study.applied)),
              (f"wall time {meta.get('wall_s', 0) / 60:.1f} min, {meta.get('workers', '?')} trials at a time", False),
@@ -121,29 +120,30 @@ def _curves_section(run: Run) -> str:
     study = run.study
     if study.search:
         data = run.table()
-        order = ([str(record["trial"]) for record in data.records] if data is not None
-                 else sorted(run.trials["trial"].astype(str)))
+        order = list(dict.fromkeys([str(record["trial"]) for record in data.records if record.get("trial")]
+                                   if data is not None else sorted(run.trials["trial_id"].astype(str))))
         group_of = {trial: trial for trial in order}
-        title, per = f"{run.name}: per trial, ranked by {metric_name(study.metric)}", "trial"
+        title, per = f"{run.name}: per trial, ranked by {metric_name(study.selection_metric)}", "trial"
     else:
         axis = study.rows_axis
         order = [str(v) for v in study.labels(axis)]
-        group_of = dict(zip(run.trials["trial"].astype(str), run.trials[axis].astype(str))) if axis in run.trials else {}
+        group_of = (dict(zip(run.trials["trial_id"].astype(str), run.trials[axis].astype(str)))
+                    if axis in run.trials else {})
         title, per = f"{run.name}: mean per {axis} over its trials, band ± 1 std", axis
     drawn = plots.learning_curves(history, group_of, order, scale(study.table.percent), title)
     if drawn is None:
-        return _section("curves", "<p>No per-epoch results under tune/ (Tune's result.json of each trial).</p>")
-    caption = (f"Per {per}: the metrics every trial reports once per epoch, read from Tune's "
-               "tune/&lt;trial&gt;/result.json in the run directory (kept across retries and resumes; "
-               "the latest report of an epoch counts). Test metrics are computed once, after the last epoch.")
+        return _section("curves", "<p>No per-epoch results in epochs/ (each trial's reports).</p>")
+    caption = (f"Per {per}: the metrics every trial reports once per epoch, read from the run directory's "
+               "epochs/&lt;trial_id&gt;.jsonl (kept across retries and resumes; the latest report of an epoch "
+               "counts). Test metrics are computed once, after the last epoch.")
     return _section("curves", image(drawn, "image/svg+xml", "learning curves") + f'<p class="sub">{caption}</p>')
 
 
 def _trial_columns(run: Run) -> list[tuple[str, str]]:
     """(column, header) of the trial list: labels, searched keys, metrics, where and how long."""
     study = run.study
-    metrics = [*TRIAL_METRICS, f"best_{study.metric}"]
-    columns = [("trial", "trial"), ("status", "status"), *((a, a) for a in study.grid),
+    metrics = [*TRIAL_METRICS, f"best_{study.selection_metric}"]
+    columns = [("trial_id", "trial"), ("status", "status"), *((a, a) for a in study.grid),
                *((key, key) for key in study.searched), *((m, metric_label(m, study.table.percent)) for m in metrics),
                ("best_val_epoch", "best val epoch"), ("epochs_run", "epochs"), ("node", "node"),
                ("queued_s", "queued (s)"), ("wall_s", "wall (s)"), ("resumed_from_epoch", "resumed from epoch"),
@@ -164,10 +164,10 @@ def _trial_cell(run: Run, column: str, value: object) -> Cell:
 
 
 def _trials_section(run: Run, placement: pd.DataFrame) -> str:
-    frame = run.trials.merge(placement[["trial", "queued_s"]], on="trial", how="left")
+    frame = run.trials.merge(placement[["trial_id", "queued_s"]], on="trial_id", how="left")
     columns = _trial_columns(run)
     chosen = selected_trial(run)
-    rows = [(" ".join(filter(None, [str(row["status"]), "sel" if row["trial"] == chosen else ""])),
+    rows = [(" ".join(filter(None, [str(row["status"]), "sel" if row["trial_id"] == chosen else ""])),
              [_trial_cell(run, column, row.get(column)) for column, _ in columns]) for _, row in frame.iterrows()]
     classes = ["num" if is_fraction(column) or column in ("queued_s", "wall_s") else "" for column, _ in columns]
     hint = "filter: every word must appear in the row, e.g. <code>a6 ok</code>; click a header to sort"
@@ -178,13 +178,13 @@ def _trials_section(run: Run, placement: pd.DataFrame) -> str:
 
 
 def _placement_section(run: Run, placement: pd.DataFrame) -> str:
-    frame = placement.merge(run.trials[["trial", "wall_s"]] if "wall_s" in run.trials else run.trials[["trial"]],
-                            on="trial", how="left")
+    frame = placement.merge(run.trials[["trial_id", "wall_s"]] if "wall_s" in run.trials else run.trials[["trial_id"]],
+                            on="trial_id", how="left")
     rows = []
     for node, group in frame.groupby(frame["node"].fillna("(not recorded)").astype(str)):
         ray_ids = ", ".join(sorted(str(i)[:12] for i in group["ray_node_id"].dropna().unique()))
         rows.append(("", [Cell(node), Cell(ray_ids, cls="mono"), number(len(group), digits=0),
-                          number((group["status"] == "ok").sum(), digits=0),
+                          number((group["status"] == Status.OK).sum(), digits=0),
                           number(group["wall_s"].sum() if "wall_s" in group else None),
                           number(group["queued_s"].median()), number(group["queued_s"].max())]))
     header = ["node", "Ray node", "trials", "ok", "trial time (s)", "median queued (s)", "max queued (s)"]
@@ -216,13 +216,13 @@ def _provenance_section(run: Run) -> str:
     if run.study.search:
         items.append(("Optuna", f"<code>python dashboards/serve.py optuna {esc(run.path)}</code>"))
     listing = "".join(f"<dt>{esc(key)}</dt><dd>{value}</dd>" for key, value in items)
-    study_yaml = (run.path / "study.yaml").read_text()
+    study_yaml = (run.path / STUDY_YAML).read_text()
     return _section("provenance", f"<dl>{listing}</dl><details><summary>study.yaml as run</summary>"
                                   f"<pre>{esc(study_yaml)}</pre></details>")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/report.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/report.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="results/<study>/<run-id>, or results/<study> for its newest run")
     args = parser.parse_args(argv)

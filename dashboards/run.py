@@ -1,7 +1,8 @@
-"""One study run as the dashboards read it: ``results/<study>/<run-id>/`` as tune/ writes it
-(run.json, study.yaml, trials.csv, table.json, figures/, and Tune's per-trial files under tune/).
+"""One study run as the dashboards read it: ``results/<study>/<run-id>/`` as tune/ (or
+scripts/adcore_grid.py) writes it: run.json, study.yaml, trials.csv, epochs/, table.json, figures/.
 
-Loaded without importing tune/ or torch: a report takes seconds.
+Only the run directory's own files are read, never Ray Tune's (under tune/, which Tune writes for
+itself and may change with any release). Loaded without importing tune/ or torch: a report takes seconds.
 """
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ from typing import Any
 
 import pandas as pd
 
-from dashboards.spec import SavedStudy
+from adcore.row import EPOCH_METRICS
 from dashboards.tables import TABLE_JSON, Table
+from studyspec.layout import EPOCHS_DIR, FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV, read_jsonl
+from studyspec.schema import Study
 
-CURVE_METRICS = ("val_ap", "val_auroc", "train_loss")  # what every trial reports once per epoch
-PLACEMENT = ["trial", "status", "node", "ray_node_id", "worker_pid", "start_s", "end_s", "queued_s"]
+PLACEMENT = ["trial_id", "status", "node", "ray_node_id", "worker_pid", "start_s", "end_s", "queued_s"]
 
 
 def find_run(path: str | Path) -> Path:
     """A run directory: ``path`` itself, or the newest run in a study directory (run ids are start times)."""
     path = Path(path).resolve()
-    if (path / "run.json").exists():
+    if (path / RUN_JSON).exists():
         return path
-    runs = sorted(p for p in path.iterdir() if (p / "run.json").exists()) if path.is_dir() else []
+    runs = sorted(p for p in path.iterdir() if (p / RUN_JSON).exists()) if path.is_dir() else []
     if not runs:
         raise FileNotFoundError(f"{path}: not a study run (no run.json) nor a study directory with runs "
                                 "(results/<study>/<run-id>/run.json)")
@@ -35,16 +37,15 @@ def find_run(path: str | Path) -> Path:
 class Run:
     path: Path
     meta: dict[str, Any]  # run.json
-    study: SavedStudy  # study.yaml: the study as run, overlays applied
+    study: Study  # study.yaml: the study as run, overlays applied
     trials: pd.DataFrame  # trials.csv: one row per trial
 
     @classmethod
     def load(cls, path: str | Path) -> "Run":
         path = find_run(path)
-        trials_csv = path / "trials.csv"
-        trials = pd.read_csv(trials_csv) if trials_csv.exists() else pd.DataFrame(columns=["trial", "status"])
-        return cls(path, json.loads((path / "run.json").read_text()), SavedStudy.from_file(path / "study.yaml"),
-                   trials)
+        trials_csv = path / TRIALS_CSV
+        trials = pd.read_csv(trials_csv) if trials_csv.exists() else pd.DataFrame(columns=["trial_id", "status"])
+        return cls(path, json.loads((path / RUN_JSON).read_text()), Study.read(path / STUDY_YAML), trials)
 
     @property
     def name(self) -> str:
@@ -60,7 +61,7 @@ class Run:
 
     def figures(self) -> list[Path]:
         """Every figure of the run, one file per figure: the SVG where there is one, else the PNG."""
-        by_stem = {path.stem: path for suffix in ("png", "svg") for path in (self.path / "figures").glob(f"*.{suffix}")}
+        by_stem = {path.stem: path for suffix in ("png", "svg") for path in (self.path / FIGURES_DIR).glob(f"*.{suffix}")}
         return [by_stem[stem] for stem in sorted(by_stem)]
 
     def sessions(self) -> list[dict[str, Any]]:
@@ -70,18 +71,14 @@ class Run:
         return [{"command": None, "fit_started_at": self.meta.get("fit_started_at", self.meta.get("started_at"))}]
 
     def history(self) -> pd.DataFrame:
-        """Per-epoch metrics of every trial: Tune's ``tune/<trial>/result.json``, one line per
-        report, inside the run directory (offline, whatever MLflow store was used). Tune appends
-        to it across retries and resumes, so the latest report of an epoch wins."""
-        records = []
-        for result in sorted((self.path / "tune").glob("*/result.json")):
-            for line in result.read_text().splitlines():
-                report = json.loads(line) if line.strip() else {}
-                if "epoch" in report:  # a trial that failed reports no epoch
-                    records.append({"trial": result.parent.name, "epoch": int(report["epoch"]),
-                                    **{key: report.get(key) for key in CURVE_METRICS}})
-        frame = pd.DataFrame(records, columns=["trial", "epoch", *CURVE_METRICS])
-        return frame.drop_duplicates(["trial", "epoch"], keep="last").sort_values(["trial", "epoch"], ignore_index=True)
+        """Per-epoch metrics of every trial (``adcore.row.EPOCH_METRICS``) from ``epochs/<trial_id>.jsonl``,
+        one line per report. A retried or resumed trial repeats epochs: the latest report of an epoch
+        wins; a line cut short by a killed worker is skipped."""
+        records = [{"trial_id": path.stem, "epoch": int(report["epoch"]), **{key: report.get(key) for key in EPOCH_METRICS}}
+                   for path in sorted((self.path / EPOCHS_DIR).glob("*.jsonl")) for report in read_jsonl(path)]
+        frame = pd.DataFrame(records, columns=["trial_id", "epoch", *EPOCH_METRICS])
+        return frame.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(["trial_id", "epoch"],
+                                                                                     ignore_index=True)
 
     def placement(self) -> pd.DataFrame:
         """Where and when each trial ran: node, Ray node, worker process, start and end in seconds
@@ -92,7 +89,7 @@ class Run:
         records = []
         for _, row in self.trials.iterrows():
             started = row.get("started_at")
-            record = {"trial": row["trial"], "status": row["status"], "node": row.get("node"),
+            record = {"trial_id": row["trial_id"], "status": row["status"], "node": row.get("node"),
                       "ray_node_id": row.get("ray_node_id"), "worker_pid": row.get("worker_pid"),
                       "start_s": float("nan"), "end_s": float("nan"), "queued_s": float("nan")}
             if pd.notna(started) and starts:

@@ -12,8 +12,10 @@ the run in the experiment (the UI's own shared-view tag) and prints its address:
 with their grid labels, searched keys and metrics as columns, grouped per arm with means (or, for
 a search, ranked by the validation metric), and every trial in the per-epoch charts. A study that
 logged to an MLflow server gets the view there and is opened on that server.
-optuna: exports the Optuna study of a search run (Tune's checkpoint of its searcher) to
-<run dir>/optuna.db and starts ``optuna-dashboard`` on it; run it again to see newer trials.
+optuna: ``optuna-dashboard`` on a search run's Optuna study, on the storage its driver writes as trials
+are proposed, report epochs and end (run.json's ``optuna`` entry: <run dir>/optuna.db, or the database
+the run named with --optuna-storage, whose password comes from $OPTUNA_STORAGE): live while the search
+runs, and after it.
 tracking-server: ``mlflow server`` for studies on a cluster (``--tracking-uri http://HOST:PORT``),
 its backend store a PostgreSQL database (by default a server of its own in <results>/postgres,
 started with it: ``dashboards/postgres.py``; or ``--backend-store-uri`` of one you run), its
@@ -36,10 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dashboards.run import Run  # noqa: E402
+from dashboards.run import Run
+from studyspec.layout import OPTUNA_DB, optuna_storage
 
 HOST = "127.0.0.1"  # never all interfaces: neither UI has authentication
 VIEW_TAG = "mlflow.sharedViewState."  # experiment tags the MLflow UI reads as shared views (?viewStateShareKey=)
@@ -74,7 +74,7 @@ def mlflow_view(run: Run) -> str:
         return f"params.`{key}`" if key in params else f"tags.`{key}`"
 
     searched = run.study.searched
-    metric = run.study.metric
+    metric = run.study.selection_metric
     metrics = dict.fromkeys([metric, "val_auroc", *run.study.table.metrics])
     state: dict[str, object] = {
         "searchFilter": trials, "runsHiddenMode": "SHOW_ALL",
@@ -82,7 +82,7 @@ def mlflow_view(run: Run) -> str:
                             *(f"metrics.`{m}`" for m in metrics), "tags.`status`"]}
     axis = run.study.rows_axis
     if run.study.search:
-        state.update(orderByKey=f"metrics.`{metric}`", orderByAsc=run.study.mode == "min")
+        state.update(orderByKey=f"metrics.`{metric}`", orderByAsc=run.study.selection_mode == "min")
     elif axis:
         state.update(orderByKey=column(axis), orderByAsc=True, groupBy={
             "aggregateFunction": "average",
@@ -98,10 +98,19 @@ def tracking_server_command(artifacts: Path, host: str, port: int, allowed_hosts
             "--port", str(port), "--workers", str(workers), *(["--allowed-hosts", allowed_hosts] if allowed_hosts else [])]
 
 
-def optuna_command(run: Run, port: int) -> list[str]:
-    from dashboards.optuna_storage import export
-
-    return [script("optuna-dashboard"), export(run), "--host", HOST, "--port", str(port)]
+def optuna_study_of(run: Run) -> tuple[str, str]:
+    """(storage URL, study name) of a search run's Optuna study, which its driver writes as trials are
+    proposed, report epochs and end: optuna-dashboard on it shows the search live."""
+    entry = run.meta.get("optuna", {"storage": OPTUNA_DB, "study": f"{run.name}/{run.run_id}"})  # older runs
+    if not run.study.search:
+        raise FileNotFoundError(f"{run.path}: not a search run: only a search has an Optuna study")
+    try:
+        url = optuna_storage(run.path, entry)
+    except KeyError as error:
+        raise FileNotFoundError(str(error.args[0])) from None
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise FileNotFoundError(f"{run.path}: no {entry['storage']} yet: the driver creates it when its session starts")
+    return url, entry["study"]
 
 
 class Servers:
@@ -155,19 +164,34 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def postgres_port(requested: int | None) -> int:
+    """The port of the tracking server's own PostgreSQL: the one asked for, else a free loopback port
+    (never a fixed 5432, where Debian's own cluster listens once the package is installed)."""
+    if requested is not None:
+        return requested
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     """PostgreSQL (its own, unless --backend-store-uri) and the MLflow server on it."""
-    from dashboards.postgres import Postgres
+    from dashboards.postgres import USER as postgres_user, Postgres
 
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     store = args.backend_store_uri
+    optuna = None
     if store is None:
-        postgres = Postgres(args.postgres_data or args.path / "postgres", args.postgres_port)
+        postgres = Postgres(args.postgres_data or args.path / "postgres", postgres_port(args.postgres_port))
         if not _free(postgres.port):
-            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass --postgres-port")
+            raise RuntimeError(f"port {postgres.port} is taken (another PostgreSQL?); pass another with --postgres-port "
+                               "(make tracking-server PG_PORT=...)")
         postgres.start()
         servers.adopt(postgres.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         store = postgres.uri
+        optuna = (f"  searches on this host keep their Optuna study in it: export OPTUNA_STORAGE="
+                  f"postgresql+psycopg://{postgres_user}:PASSWORD@127.0.0.1:{postgres.port}/optuna with the "
+                  f"password in {postgres.password_file}\n")
     env["MLFLOW_BACKEND_STORE_URI"] = store
     artifacts = args.path / "mlartifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -175,12 +199,12 @@ def tracking_server(args: argparse.Namespace, servers: Servers) -> None:
     where = "127.0.0.1 only" if args.host == HOST else f"{args.host}: no authentication, keep it on a private network"
     print(f"MLflow tracking server: http://{args.host}:{args.port} ({where}); backend store "
           f"{store.split('@')[-1]}, artifacts in {artifacts.resolve()}\n"
-          f"  studies log to it with --tracking-uri http://<this host>:{args.port}; Ctrl-C or SIGTERM ends it",
-          flush=True)
+          f"  studies log to it with --tracking-uri http://<this host>:{args.port}; Ctrl-C or SIGTERM ends it\n"
+          + (optuna or ""), end="", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python dashboards/serve.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python dashboards/serve.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ui", choices=["mlflow", "optuna", "tracking-server"])
     parser.add_argument("path", type=Path, help="mlflow, optuna: results/<study> (its newest run) or "
@@ -192,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(postgresql+psycopg://user:password@host:5432/db; default $MLFLOW_BACKEND_STORE_URI)")
     parser.add_argument("--postgres-data", type=Path, help="tracking-server: its own PostgreSQL's folder "
                         "(default <results>/postgres; a local disk is better than NFS)")
-    parser.add_argument("--postgres-port", type=int, default=5432, help="tracking-server: its own PostgreSQL's port")
+    parser.add_argument("--postgres-port", type=int, help="tracking-server: its own PostgreSQL's port on 127.0.0.1 "
+                        "(default: a free one; make tracking-server PG_PORT=...)")
     parser.add_argument("--workers", type=int, default=1, help="tracking-server: MLflow's server processes (1: "
                         "no supervisor; several are restarted by uvicorn when a health check times out under load)")
     parser.add_argument("--allowed-hosts", help="tracking-server: Host headers MLflow accepts besides localhost, "
@@ -216,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                        f"figures, report.html): {runs}/{tracking['parent_run_id']}")
         else:
             port = args.port or 8080
-            command = optuna_command(run, port)
-            address = f"http://{HOST}:{port}/dashboard"
+            storage, name = optuna_study_of(run)
+            command = [script("optuna-dashboard"), storage, "--host", HOST, "--port", str(port)]
+            address = f"http://{HOST}:{port}/dashboard (study {name}; live while the search runs)"
     except (FileNotFoundError, RuntimeError) as error:
         servers.stop()
         print(error, file=sys.stderr)

@@ -22,18 +22,22 @@ def _p(p: float) -> str:
 
 
 def interval_plot(differences: list[PairedDifference], unit_label: str, metric_label: str) -> Figure:
-    """One line per row, top to bottom in the given order: the mean difference to the reference (a
-    dot, filled where both intervals exclude 0), the bootstrap interval (thick bar) and the t
-    interval (thin line); n and Holm's p on the right."""
+    """One line per row, top to bottom in the given order: the mean difference to the reference over
+    units (a dot, filled where the difference is marked), the bootstrap interval (thick bar), the t
+    interval (thin line) and the t interval widened for the rows compared, which the mark reads (dotted,
+    with end ticks); units and Holm's p on the right."""
     if not differences:
         raise ValueError("no differences to draw")
     references = {d.reference for d in differences}
     if len(references) > 1:
         raise ValueError(f"one reference per figure, got {sorted(references)}")
-    reference, level = differences[0].reference, f"{differences[0].confidence:.0%}"
+    first = differences[0]
+    reference, level, widened = first.reference, f"{first.confidence:.0%}", f"{first.marked_confidence:.1%}"
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(differences) + 1.6), layout="constrained")
     for y, d in enumerate(differences):
         colour = RESOLVED if d.resolved else UNRESOLVED
+        ax.hlines(y, d.marked_t_low, d.marked_t_high, lw=1, color=colour, ls=":")
+        ax.plot([d.marked_t_low, d.marked_t_high], [y, y], "|", ms=8, color=colour)
         ax.hlines(y, d.boot_low, d.boot_high, lw=7, color=colour, alpha=0.35)
         ax.hlines(y, d.t_low, d.t_high, lw=1.5, color=colour)
         ax.plot(d.mean, y, "o", ms=7, mew=1.5, mec=colour, mfc=colour if d.resolved else "white")
@@ -44,20 +48,22 @@ def interval_plot(differences: list[PairedDifference], unit_label: str, metric_l
     right = ax.secondary_yaxis("right")
     right.set_yticks(ys, [f"n={d.n}  Holm {_p(d.p_holm)}" for d in differences], fontsize=8)
     right.tick_params(length=0)
-    ax.set_xlabel(f"{metric_label}: row − {reference}, paired over matched {unit_label}")
+    ax.set_xlabel(f"{metric_label}: row − {reference}, paired over {unit_label}")
     ax.grid(axis="x", alpha=0.3)
     legend = [Line2D([], [], color=UNRESOLVED, lw=7, alpha=0.35, label=f"{level} bootstrap"),
               Line2D([], [], color=UNRESOLVED, lw=1.5, label=f"{level} t"),
-              Line2D([], [], color=RESOLVED, marker="o", ls="", label="resolved: both exclude 0"),
-              Line2D([], [], color=UNRESOLVED, marker="o", ls="", mfc="white", label="not resolved")]
-    fig.legend(handles=legend, loc="outside upper center", ncol=4, fontsize=8, frameon=False)
+              Line2D([], [], color=UNRESOLVED, lw=1, ls=":", marker="|", label=f"{widened} t ({len(differences)} rows)"),
+              Line2D([], [], color=RESOLVED, marker="o", ls="", label="marked (*)"),
+              Line2D([], [], color=UNRESOLVED, marker="o", ls="", mfc="white", label="not marked")]
+    fig.legend(handles=legend, loc="outside upper center", ncol=5, fontsize=7, frameon=False)
     return fig
 
 
 def cd_diagram(result: FriedmanResult, metric_label: str) -> Figure:
     """Demšar's (2006, Fig. 1) critical-difference diagram: the mean-rank axis with rank 1 (best) on
     the left, each row on a leader line (the better half to the left, the rest to the right), the
-    CD above the axis, and thick bars joining rows whose mean ranks lie within CD of each other.
+    CD above the axis, and, only where Friedman's test rejects, thick bars joining rows whose mean
+    ranks lie within CD of each other (``result.groups`` is empty otherwise).
 
     Drawn in inches (x from the left end of the axis, y downwards from the top), so text keeps its
     size whatever k is."""
@@ -100,7 +106,12 @@ def cd_diagram(result: FriedmanResult, metric_label: str) -> Figure:
         ax.plot([x(rank), x(rank), end], [axis_y, y, y], color="black", lw=0.8)
         ax.text(end - 0.05 if on_left else end + 0.05, y, label, ha="right" if on_left else "left",
                 va="center", fontsize=9)
-    tested = (f"Friedman {_p(result.p)}" if math.isfinite(result.p) else f"Friedman not computed: {result.note}")
+    if not math.isfinite(result.p):
+        tested = f"Friedman not given: {result.note}"
+    elif result.p < result.alpha:
+        tested = f"Friedman {_p(result.p)}"
+    else:
+        tested = f"Friedman {_p(result.p)}, no groups drawn"
     fig.suptitle(f"{metric_label}: mean rank over {result.n} units "
                  f"(1 = best); {tested}", fontsize=10, y=1 - 0.12 / height, va="top")
     return fig

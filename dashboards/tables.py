@@ -3,7 +3,9 @@
 A grid study's table has one row per value of its rows axis (Table 4: the arms), mean ± std over
 the other axes (folds and seeds), the paper's published numbers beside ours, and the budget,
 protocol and deviations stated under it. A search study's table ranks its trials by the
-validation metric the search used; test metrics are shown, never used to choose. The Table is
+validation metric the search used, or lists its Pareto front (several objectives) and each arm's
+best with the repeats' paired statistics (``search.repeat_best``); test metrics are shown, never
+used to choose. The Table is
 saved as ``table.json`` and every format (markdown, CSV, LaTeX, the HTML report) is rendered from
 it (``dashboards/table_formats.py``), so the numbers are computed in one place.
 """
@@ -17,11 +19,13 @@ from typing import Any
 
 import pandas as pd
 
+from adcore.row import Status
 from dashboards.describe import budget_text, common_value
 from dashboards.figures.base import value_labels
 from dashboards.metrics import metric_label, metric_name, metric_scale, unit
+from dashboards.pareto import REPEAT_OF, chosen, pareto_front, repeats, searched
 from dashboards.significance import delta_columns, notes as significance_notes, significance
-from dashboards.spec import ARM_AXIS, SavedStudy
+from studyspec.schema import ARM_AXIS, Study
 
 TABLE_JSON = "table.json"
 
@@ -79,9 +83,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build_table(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
+def build_table(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:
     """The study's table with its notes, from the trials frame alone."""
-    numbers, notes = (search_table if study.search else grid_table)(study, frame)
+    numbers, notes = search_table(study, frame, meta) if study.search else grid_table(study, frame)
     notes += run_notes(study, frame, meta)
     title = f"{study.name}" + (f": {study.reproduces}" if study.reproduces else "")
     header, cells = shown(study, numbers)
@@ -89,7 +93,7 @@ def build_table(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) ->
     return Table(title, _plain(numbers.to_dict("records")), header, cells, kinds, notes)
 
 
-def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
+def _row_kind(study: Study, record: dict[str, Any]) -> str:
     """'selected' (a search's chosen trial), 'mean' (table.mean_row), 'gain' (table.baseline) or ''."""
     if record.get("selected") == "yes":
         return "selected"
@@ -101,9 +105,9 @@ def _row_kind(study: SavedStudy, record: dict[str, Any]) -> str:
 
 # --- grid studies ------------------------------------------------------------------------------
 
-def grid_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+def grid_table(study: Study, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
     axis, across = study.rows_axis, study.table.columns
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
     percent = study.table.percent
     first = study.table.metrics[0]
     labels = value_labels(frame, axis)
@@ -215,32 +219,146 @@ def _axis_name(axis: str) -> str:
 
 # --- search studies ----------------------------------------------------------------------------
 
-def search_table(study: SavedStudy, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Note]]:
+def search_table(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> tuple[pd.DataFrame, list[Note]]:
+    """A search's table: with ``search.repeat_best``, each arm's best trial (chosen by the validation
+    metric) with its repeats' test metrics and their paired differences over seeds; with several
+    objectives, the Pareto front; otherwise every trial ranked by the validation metric."""
     assert study.search is not None
-    keys = study.searched
-    ranked = frame.sort_values(study.metric, ascending=study.mode == "min", na_position="last", kind="stable")
-    ok = ranked[ranked["status"] == "ok"]
-    chosen = ok["trial"].iloc[0] if len(ok) else None
+    trials = searched(frame)
+    picked = chosen(study, frame)
+    parts, notes = [], []
+    if study.search.repeat_best:
+        best, notes = _best_per_arm(study, frame, picked)
+        parts.append(best)
+    if len(study.objectives) > 1:
+        front, front_notes = _front(study, trials, picked)
+        parts.append(front)
+        notes += front_notes
+    if not parts:
+        parts.append(_ranked(study, trials, picked))
+        notes.append(Note("ours", f"Trials ranked by final {metric_name(study.selection_metric)} ({study.selection_mode}); "
+                                  "the selected trial is the best finished one by that validation metric"
+                                  + (" in each arm" if study.search.arms else "") + ". Test metrics are recorded, never "
+                                  "used to choose."))
+    notes.append(Note("search", _search_note(study, trials, meta)))
+    if study.table.paper and not any(note.kind == "paper" for note in notes):  # the repeats' table has it
+        notes.append(Note("paper", f"Paper: {study.table.paper.metric}; {study.table.paper.budget}"))
+    return pd.concat([part for part in parts if len(part)], ignore_index=True) if any(map(len, parts)) \
+        else pd.DataFrame(), notes
+
+
+def _trial_record(study: Study, row: pd.Series, label: str, selected: bool) -> dict[str, Any]:
+    """A searched trial's columns: what kind of row, its arm, id, searched values and objectives."""
+    record: dict[str, Any] = {"rows": label}
+    if study.search is not None and study.search.arms:
+        record.update(arm=row.get(ARM_AXIS), method=row.get(f"{ARM_AXIS}_label", ""))
+    record["trial"] = row["trial_id"]
+    record.update({key: _short(row.get(key)) for key in study.searched if key != ARM_AXIS})
+    for metric, _ in study.objectives:
+        record[metric] = _scaled(study, metric, row.get(metric))  # the trial's own, in the search
+    record["selected"] = "yes" if selected else ""
+    return record
+
+
+def _scaled(study: Study, metric: str, value: Any) -> float:
+    return float(value) * metric_scale(metric, study.table.percent) if pd.notna(value) else float("nan")
+
+
+def _ranked(study: Study, trials: pd.DataFrame, picked: list[str]) -> pd.DataFrame:
+    ranked = trials.sort_values(study.selection_metric, ascending=study.selection_mode == "min", na_position="last",
+                                kind="stable")
     records = []
     for _, row in ranked.iterrows():
-        record: dict[str, Any] = {"trial": row["trial"], **{key: _short(row.get(key)) for key in keys}}
-        for metric in dict.fromkeys([study.metric, *study.table.metrics]):
-            record[metric] = row.get(metric, float("nan")) * metric_scale(metric, study.table.percent)
-        record.update(epochs=row.get("epochs_run"), status=row["status"], selected="yes" if row["trial"] == chosen else "")
+        record = _trial_record(study, row, "trial", str(row["trial_id"]) in picked)
+        for metric in study.table.metrics:
+            record[metric] = _scaled(study, metric, row.get(metric))
+        selected = record.pop("selected")
+        record.update(epochs=row.get("epochs_run"), status=row["status"], selected=selected)
         records.append(record)
-    stopped = int((frame["status"] == "stopped_early").sum())
-    scheduler = study.scheduler
-    search = study.search
-    notes = [Note("ours", f"Trials ranked by final {metric_name(study.metric)} ({study.mode}); the selected trial is "
-                          "the best finished one by that validation metric. Test metrics are recorded, never used to "
-                          "choose."),
-             Note("search", f"Search: Optuna {search.get('algorithm', 'tpe')} (seed {search.get('seed', 0)}), "
-                            f"{search['num_samples']} trials over " + ", ".join(keys) + f"; scheduler {scheduler['name']}"
-                            + (f" (grace {scheduler.get('grace_period', 1)} epochs), {stopped} trial(s) stopped early"
-                               if scheduler["name"] != "fifo" else "") + ".")]
-    if study.table.paper:
-        notes.append(Note("paper", f"Paper: {study.table.paper.metric}; {study.table.paper.budget}"))
+    return pd.DataFrame(records).drop(columns="rows")
+
+
+def _best_per_arm(study: Study, frame: pd.DataFrame, picked: list[str]) -> tuple[pd.DataFrame, list[Note]]:
+    """One row per arm: its chosen trial, then its repeats as a grid of arm x seed (``grid_table``: test
+    metrics mean ± spread over the seeds, and each arm's paired difference to ``table.compare_to``)."""
+    again = repeats(frame)
+    if again.empty:
+        return pd.DataFrame(), [Note("ours", "No repeat of the best has run yet (search.repeat_best runs them once "
+                                             "every searched trial has ended).")]
+    axis = ARM_AXIS if study.search.arms else REPEAT_OF
+    seeds = sorted(again["seed"].dropna().unique().tolist())
+    values = study.search.arms or sorted(again[REPEAT_OF].astype(str).unique())
+    grid = study.model_copy(update={
+        "search": None, "grid": {axis: values, "seed": seeds}, "metric": study.selection_metric,
+        "mode": study.selection_mode,
+        "table": study.table.model_copy(update={"rows": axis, "columns": None, "mean_row": False, "baseline": None,
+                                                "compare_to": study.table.compare_to if axis == ARM_AXIS else None})})
+    numbers, notes = grid_table(grid, again.assign(**{axis: again[axis].astype(str)}))
+    by_trial = {str(row["trial_id"]): row for _, row in frame.iterrows()}
+    of = {str(value): str(best) for value, best in zip(again[axis].astype(str), again[REPEAT_OF])}
+    records = []
+    for record in numbers.to_dict("records"):
+        best = by_trial.get(of.get(str(record[axis]), ""))
+        label = f"best of {record[axis]}, {len(seeds)} more seeds" if axis == ARM_AXIS else f"best, {len(seeds)} more seeds"
+        head = _trial_record(study, best, label, True) if best is not None else {"rows": label, "trial": "none finished"}
+        head.pop("selected", None)
+        rest = {key: value for key, value in record.items() if key not in (axis, "method")}
+        records.append({**head, **rest, "selected": "yes" if best is not None else ""})
+    notes = [Note(note.kind, f"Rows 'best of <arm>': {note.text}") if note.kind == "ours" else note for note in notes]
+    notes.insert(0, Note("search", f"Each arm's best searched trial by {metric_name(study.selection_metric)} "
+                                   f"({study.selection_mode}; the objectives' columns hold its values in the search) ran again on "
+                                   f"seeds {', '.join(str(int(s)) for s in seeds)}, which the search never saw, the same "
+                                   "seeds for every arm: the test metrics of these rows are those repeats', so choosing "
+                                   "a trial on its seed's luck does not inflate them."))
     return pd.DataFrame(records), notes
+
+
+def _front(study: Study, trials: pd.DataFrame, picked: list[str]) -> tuple[pd.DataFrame, list[Note]]:
+    """The Pareto front of the searched trials (and the chosen trials off it), best validation first."""
+    on_front = pareto_front(study, trials)
+    rows = trials[on_front | trials["trial_id"].astype(str).isin(picked)]
+    rows = rows.sort_values(study.selection_metric, ascending=study.selection_mode == "min", kind="stable")
+    records = []
+    for _, row in rows.iterrows():
+        record = _trial_record(study, row, "front" if on_front[row.name] else "chosen, off the front",
+                               str(row["trial_id"]) in picked)
+        selected = record.pop("selected")
+        for metric in study.table.metrics:
+            record[f"{metric}_mean"] = _scaled(study, metric, row.get(metric))
+            record[f"{metric}_std"] = float("nan")
+        record.update(n=1, selected=selected)
+        records.append(record)
+    goals = ", ".join(f"{metric_name(m)} ({mode})" for m, mode in study.objectives)
+    note = Note("front", f"Rows 'front': the {int(on_front.sum())} finished searched trials on the Pareto front of {goals} "
+                         "(no other trial is as good in every objective and better in one), best validation first; their "
+                         "test metrics are the trial's own, on the searched seed. The figure pareto_*.png draws it. "
+                         "Costs are wall-clock seconds on the trial's node: on a shared machine they carry its load.")
+    return pd.DataFrame(records), [note]
+
+
+def _search_note(study: Study, trials: pd.DataFrame, meta: dict[str, Any]) -> str:
+    """The search as run: sampler, its seed in each session, options, trials, objectives, scheduler."""
+    search, scheduler = study.search, study.scheduler
+    assert search is not None
+    sessions = max(1, len(meta.get("sessions", [])))
+    seeds = ", ".join(str(search.seed + i) for i in range(sessions))
+    options = "".join(f", {key}={value}" for key, value in search.options.items())
+    keys = [key + (f" (only {', '.join(arms)})" if (arms := _arms_of(study, trials, key)) else "")
+            for key in study.searched]
+    stopped = int((trials["status"] == Status.STOPPED_EARLY).sum()) if len(trials) else 0
+    return (f"Search: Optuna {search.algorithm} (sampler seed {seeds}: the study's seed plus the number of earlier "
+            f"sessions{options}), {search.num_samples} trials over {', '.join(keys)}; objectives "
+            + ", ".join(f"{metric_name(m)} ({mode})" for m, mode in study.objectives)
+            + f"; scheduler {scheduler.name}" + (f" (grace {scheduler.grace_period} epochs), {stopped} trial(s) stopped "
+                                                 "early" if scheduler.name != "fifo" else "") + ".")
+
+
+def _arms_of(study: Study, trials: pd.DataFrame, key: str) -> list[str]:
+    """The arms whose trials have ``key`` when not all of them do (a conditional parameter)."""
+    if study.search is None or not study.search.arms or key not in trials or ARM_AXIS not in trials:
+        return []
+    has = sorted(set(trials.loc[trials[key].notna(), ARM_AXIS].astype(str)))
+    return has if has and len(has) < len(study.search.arms) else []
 
 
 def _short(value: Any) -> Any:
@@ -250,7 +368,7 @@ def _short(value: Any) -> Any:
 
 # --- shared ----------------------------------------------------------------------------------------
 
-def shown(study: SavedStudy, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+def shown(study: Study, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """The printed table: 'mean ± std' cells, one decimal (three below 1)."""
     columns: list[tuple[str, list[str]]] = []
     for column in table.columns:
@@ -303,7 +421,7 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
+def run_notes(study: Study, frame: pd.DataFrame, meta: dict[str, Any]) -> list[Note]:
     """Budget, protocol, deviations, the run itself and every distinct failure, in full."""
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     c = lambda column: common_value(frame, column)  # noqa: E731
@@ -319,31 +437,32 @@ def run_notes(study: SavedStudy, frame: pd.DataFrame, meta: dict[str, Any]) -> l
                              f"git {meta.get('git_commit', c('git_commit'))}{timing}"
                              + (f"; applied {' '.join(study.applied)}" if study.applied else "") + "."))
     notes += _val_tracks_test(study, frame)
-    failed = frame[frame["status"].isin(["failed", "error"])] if len(frame) else frame
+    failed = frame[frame["status"].isin([Status.FAILED, Status.ERROR])] if len(frame) else frame
     for message, group in (failed.groupby("message") if len(failed) else []):
         notes.append(Note("failed", f"{len(group)} trial(s) failed: {message}"))
     return notes
 
 
-def _val_tracks_test(study: SavedStudy, frame: pd.DataFrame) -> list[Note]:
+def _val_tracks_test(study: Study, frame: pd.DataFrame) -> list[Note]:
     """How well what a search or a no-peek choice sees (the validation metric) ranks trials as the
     test metric does: Spearman's rank correlation over the finished trials."""
     from scipy.stats import spearmanr
 
     test = next((metric for metric in study.table.metrics if metric.startswith("test_")), None)
-    ok = frame[frame["status"] == "ok"] if len(frame) else frame
-    if test is None or study.metric not in ok or test not in ok:
+    metric = study.selection_metric
+    ok = frame[frame["status"] == Status.OK] if len(frame) else frame
+    if test is None or metric not in ok or test not in ok:
         return []
-    pairs = ok[[study.metric, test]].dropna()
-    if len(pairs) < 3 or pairs[study.metric].nunique() < 2 or pairs[test].nunique() < 2:
+    pairs = ok[[metric, test]].dropna()
+    if len(pairs) < 3 or pairs[metric].nunique() < 2 or pairs[test].nunique() < 2:
         return []
-    rho, p = spearmanr(pairs[study.metric], pairs[test])
+    rho, p = spearmanr(pairs[metric], pairs[test])
     if rho < 0:
         reading = "negative: a choice made on validation would lean against the test"
     elif rho < 0.3:
         reading = "weak: choosing by validation says little about the test"
     else:
         reading = "choosing by validation follows the test as far as this correlation goes"
-    return [Note("validation", f"Validation tracks test: Spearman's rank correlation between {metric_name(study.metric)} "
+    return [Note("validation", f"Validation tracks test: Spearman's rank correlation between {metric_name(metric)} "
                                f"and {metric_name(test)} over the {len(pairs)} finished trials is {rho:.2f} "
                                f"(p = {p:.2g}); {reading}.")]

@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from adcore.data.factors import FACTORS, factor_source, select  # noqa: E402
+from adcore.data.factors import FACTORS, select  # noqa: E402
+from adcore.data.sources import factor_source  # noqa: E402
 
 BASE = {"object_color": "red", "object_shape": "cone", "object_size": "large", "camera_height": "center",
         "background_color": "purple", "horizontal_axis": 10, "vertical_axis": 15}

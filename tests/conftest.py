@@ -1,11 +1,37 @@
-"""Shared fixtures: a tiny real budget on Fashion-MNIST, and a private cache directory."""
+"""Shared fixtures: a tiny real budget on Fashion-MNIST, and a private cache directory; the markers
+of the tests that use a Ray cluster or a PostgreSQL server, set from the fixtures they use; and the
+rule that no test joins Ray from the test process."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import torch
+
+
+# fixture -> marker of every test that uses it, directly or through another fixture
+FIXTURE_MARKERS = {"cluster": "ray", "smoke_run": "ray", "postgres_server": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_in_the_test_process() -> Iterator[None]:
+    """A test never joins Ray from the test process: Ray's core worker ends the process that loses its
+    cluster, and inside pytest that is the whole test session, without a word. Studies run as
+    processes of their own (tests/tune/conftest.py)."""
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+        pytest.fail("this test connected the test process to Ray; run the study as a process of its own (run_study)")
 
 
 @pytest.fixture(scope="session", autouse=True)

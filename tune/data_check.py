@@ -19,10 +19,12 @@ from pydantic import Field, ValidationError
 from adcore.config import deep_merge
 from adcore.data.check import Resolved, check_data
 from adcore.data.config import DataConfig
+from adcore.data.protocols import CheckedDataConfig
 from adcore.data.sources import DataConfigError
 from adcore.params import StrictModel
+from studyspec.schema import Study
 from tune.grid import point_layers
-from tune.study import Study, StudyError, format_errors
+from tune.study import StudyError, format_errors
 
 SHOWN_POINTS = 3  # grid points a problem names before it counts the rest
 
@@ -30,7 +32,7 @@ SHOWN_POINTS = 3  # grid points a problem names before it counts the rest
 class _Data(StrictModel):
     """The part of a trial config this check validates, so errors carry their ``data.`` key path."""
 
-    data: DataConfig = Field(default_factory=DataConfig)
+    data: CheckedDataConfig = Field(default_factory=DataConfig)
 
 
 def data_configs(study: Study, where: str) -> dict[str, tuple[DataConfig, list[str]]]:

@@ -3,13 +3,15 @@
 A trial config is merged in one strict order: the per-trial thread count and the study's metric
 (the trial records its best epoch by it), the study's ``base``, the arm's preset, the other axes'
 values, the study's ``overrides`` (``--set``). Every point is validated here, once, before Ray
-starts; the worker validates it once more on its side.
+starts; the worker validates it once more on its side. A trial's point, config, id and row are read
+and made here too, without Ray, so ``scripts/adcore_grid.py`` runs a study's grid the same way.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +19,11 @@ from pydantic import ValidationError
 
 from adcore.config import TrialConfig, build_config, deep_merge, set_dotted
 from adcore.presets import PRESETS
-from dashboards.spec import ARM_AXIS, value_label
-from tune.results import RunDir, unended_row
-from tune.study import Study, StudyError, format_errors
+from adcore.row import Status, unended_row
+from studyspec.schema import ARM_AXIS, Study, value_label
+from tune.results import RunDir, complete_row
+from tune.study import StudyError, format_errors
+from tune.trial_store import TrialStore
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,16 @@ class GridPoint:
 
 def expand(study: Study, where: str = "study") -> list[GridPoint]:
     """Every grid point in file order of the axes (the first axis varies slowest). An axis that a search
-    also searches holds a placeholder: it names no point and labels no row (the searched value does)."""
-    axes = list(study.grid)
+    also searches holds a placeholder: it names no point and labels no row (the searched value does).
+    A search over arms (``search.space.arm``) has one point per arm, and its searcher picks the point."""
+    grid = dict(study.grid)
     searched = set(study.search.space) if study.search else set()
+    if study.search is not None and study.search.arms:
+        grid = {ARM_AXIS: study.search.arms, **{axis: values for axis, values in grid.items() if axis != ARM_AXIS}}
+        searched.discard(ARM_AXIS)
+    axes = list(grid)
     points = []
-    for values in itertools.product(*(study.grid[axis] for axis in axes)):
+    for values in itertools.product(*(grid[axis] for axis in axes)):
         at = dict(zip(axes, values))
         named = {axis: value for axis, value in at.items() if axis not in searched}
         labels = {axis: value_label(value) for axis, value in named.items()}
@@ -60,7 +69,7 @@ def expand(study: Study, where: str = "study") -> list[GridPoint]:
 def point_layers(study: Study, labels: dict[str, Any], where: str = "study") -> list[dict[str, Any]]:
     """The config layers of one grid point, in merge order (see the module docstring)."""
     layers: list[dict[str, Any]] = [{"runtime": {"threads": math.ceil(study.resources.cpu)},
-                                     "selection_metric": study.metric}, study.base]
+                                     "selection_metric": study.selection_metric}, study.base]
     for axis, value in labels.items():
         if axis == ARM_AXIS:
             if value not in PRESETS:
@@ -121,10 +130,22 @@ def trial_id(config: dict[str, Any]) -> str:
     return config.get("trial_id") or config["point"]
 
 
-def unended_trial_row(run: RunDir, config: dict[str, Any], last: dict[str, Any], status: str,
-                      message: str = "") -> dict[str, Any]:
-    """The row of a Tune trial that has none of its own (see ``unended_row``), from its config and the
-    last metrics it reported."""
+def trial_row(run: RunDir, config: dict[str, Any], row: dict[str, Any], git_commit: str) -> dict[str, Any]:
+    """A trial's row for the run directory, from the trial's own row (``run_trial``'s) or the one a
+    runner made for it (``adcore.row.unended_row``): the one place a row is completed, for the worker,
+    the driver and ``scripts/adcore_grid.py``. Its provenance comes from the trial's starts
+    (``TrialStore.provenance``); a trial that has ended gets ``ended_at`` and ``wall_s``."""
     point, key = trial_point(run, config), trial_id(config)
-    return unended_row(key, key, trial_config(point, config), {**point["labels"], **point["columns"]}, last,
-                       status, message)
+    provenance: dict[str, Any] = {"git_commit": git_commit, **TrialStore(run.path, key).provenance()}
+    if row["status"] != Status.UNFINISHED:
+        provenance["ended_at"] = time.time()
+        if provenance.get("started_at") is not None:
+            provenance["wall_s"] = provenance["ended_at"] - provenance["started_at"]
+    return complete_row(row, point, key, provenance)
+
+
+def unended_trial_row(run: RunDir, config: dict[str, Any], last: dict[str, Any], status: Status, git_commit: str,
+                      message: str = "") -> dict[str, Any]:
+    """The row of a Tune trial that has none of its own, from its config and the last metrics it reported."""
+    return trial_row(run, config, unended_row(trial_config(trial_point(run, config), config), last, status, message),
+                     git_commit)

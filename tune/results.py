@@ -1,25 +1,34 @@
 """A study run's files, and its rows: ``results/<study>/<run-id>/``.
 
 Every trial that ends has one row file, ``rows/<trial_id>.json``, written once: by the worker
-(adcore's row, ``ok`` or ``failed``, plus where and when it ran) or, for a trial that ended
-without one (stopped by a scheduler, errored out of its retries), by the driver from the trial's
-config and last reported metrics, with the same fixed keys (``adcore.row``). ``trials.csv`` is
-written by one function, ``write_trials_csv``, from those files and the trials still unfinished.
+(adcore's row, ``ok`` or ``failed``) or, for a trial that ended without one (stopped by a
+scheduler, errored out of its retries), by the driver from the trial's config and last reported
+metrics; either way completed by ``complete_row`` (identity, grid labels, provenance), so every row
+has the same keys (``adcore.row``). Each epoch a trial reports is appended to ``epochs/<trial_id>.jsonl``
+(the learning curves). ``trials.csv`` is written by one function, ``write_trials_csv``, from the row
+files and the trials still unfinished. Nothing here imports Ray: ``scripts/adcore_grid.py`` writes
+the same run directory without it.
 """
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-if TYPE_CHECKING:  # pandas and adcore.row (which imports torch) load where rows are written: refusing a study needs neither
+from adcore.row import IDENTITY, PROVENANCE, Status
+from studyspec.layout import (EPOCHS_DIR, FIGURES_DIR, POINTS_DIR, ROWS_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV,
+                              TUNE_DIR)
+
+if TYPE_CHECKING:  # pandas loads where trials.csv is written: refusing a study does not need it
     import pandas as pd
 
-FRONT = ["trial", "trial_id", "status", "message"]
-LAST_METRICS = ("val_ap", "val_auroc", "train_loss")  # what a trial reports every epoch
+# Where a trial ran under Ray Tune (None for rows of other runners): Tune's id of the trial in the
+# session that ran it, and the Ray node.
+TUNE_PLACEMENT = ("tune_trial_id", "ray_node_id")
 
 
 @dataclass(frozen=True)
@@ -34,31 +43,35 @@ class RunDir:
 
     @property
     def study_yaml(self) -> Path:  # the resolved study (overlays applied): what --resume runs
-        return self.path / "study.yaml"
+        return self.path / STUDY_YAML
 
     @property
     def run_json(self) -> Path:  # ids a resume needs: MLflow experiment and parent run, commit
-        return self.path / "run.json"
+        return self.path / RUN_JSON
 
     @property
     def trials_csv(self) -> Path:
-        return self.path / "trials.csv"
+        return self.path / TRIALS_CSV
 
     @property
     def rows_dir(self) -> Path:  # one JSON row per ended trial
-        return self.path / "rows"
+        return self.path / ROWS_DIR
 
     @property
     def points_dir(self) -> Path:  # one JSON per grid point (key, labels, columns, config): what its trials read
-        return self.path / "points"
+        return self.path / POINTS_DIR
+
+    @property
+    def epochs_dir(self) -> Path:  # one JSON line per epoch a trial reported (every attempt's)
+        return self.path / EPOCHS_DIR
 
     @property
     def tune_dir(self) -> Path:  # Tune's storage: its experiment state and trial dirs (never read back)
-        return self.path / "tune"
+        return self.path / TUNE_DIR
 
     @property
     def figures(self) -> Path:
-        return self.path / "figures"
+        return self.path / FIGURES_DIR
 
     @classmethod
     def create(cls, out: Path, study: str) -> "RunDir":
@@ -77,7 +90,7 @@ class RunDir:
         """A run to resume: the named one, or the newest run of the study."""
         if run_id is not None and Path(run_id).is_dir():
             return cls(Path(run_id).resolve())
-        runs = sorted(p for p in (out / study).glob("*") if (p / "run.json").exists()) if (out / study).is_dir() else []
+        runs = sorted(p for p in (out / study).glob("*") if (p / RUN_JSON).exists()) if (out / study).is_dir() else []
         if run_id is not None:
             runs = [p for p in runs if p.name == run_id]
         if not runs:
@@ -111,6 +124,12 @@ class RunDir:
         atomic_write(path, json.dumps(row, default=str))
         return path
 
+    def append_epoch(self, trial_id: str, metrics: dict[str, Any]) -> None:
+        """One epoch's report; a retried or resumed trial repeats epochs, and readers keep the latest."""
+        self.epochs_dir.mkdir(exist_ok=True)
+        with (self.epochs_dir / f"{trial_id}.jsonl").open("a") as handle:
+            handle.write(json.dumps(metrics, default=str) + "\n")
+
     def rows(self) -> list[dict[str, Any]]:
         """Every row written so far."""
         return [json.loads(path.read_text()) for path in sorted(self.rows_dir.glob("*.json"))]
@@ -120,16 +139,19 @@ class RunDir:
         return json.loads(path.read_text()) if path.exists() else None
 
 
-def unended_row(name: str, trial_id: str, config: dict[str, Any], columns: dict[str, Any], last: dict[str, Any],
-                status: str, message: str = "") -> dict[str, Any]:
-    """The row of a trial that ended without writing its own (``stopped_early``, ``error``) or has not
-    ended (``unfinished``): its config, the last metrics it reported and the fixed keys of every row."""
-    from adcore.row import empty_row
-
-    row = {"trial": name, "trial_id": trial_id, **columns, **empty_row(config, status, message)}
-    row.update({key: last[key] for key in LAST_METRICS if key in last})
-    row["epochs_run"] = last.get("epoch", 0)
-    return row
+def complete_row(row: dict[str, Any], point: dict[str, Any], trial_id: str,
+                 provenance: dict[str, Any]) -> dict[str, Any]:
+    """A trial's row as the run directory keeps it, whoever wrote it (the worker, or the driver for a
+    trial that returned none): identity first, then the grid point's labels and columns (``arm``,
+    ``arm_label``), adcore's row, and every provenance key (``adcore.row.PROVENANCE`` and Tune's
+    placement), None where the runner had no such fact."""
+    keys = (*PROVENANCE, *TUNE_PLACEMENT)
+    unknown = sorted(set(provenance) - set(keys))
+    if unknown:
+        raise KeyError(f"not provenance keys of a row: {', '.join(unknown)}; valid: {', '.join(keys)}")
+    completed = {"trial_id": trial_id, "status": Status(row["status"]), "message": row["message"],
+                 **point["labels"], **point["columns"], **row}
+    return {**completed, **dict.fromkeys(keys), **provenance}
 
 
 def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
@@ -141,14 +163,31 @@ def write_trials_csv(run: RunDir, unfinished: Iterable[dict[str, Any]] = (),
     rows = {row["trial_id"]: row for row in unfinished}
     rows.update({row["trial_id"]: row for row in (run.rows() if ended is None else ended)})  # an ended trial's own row wins
     flat = [{k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows.values()]
-    columns = list(dict.fromkeys([*FRONT, *(key for row in flat for key in row)]))
+    columns = list(dict.fromkeys([*IDENTITY, *(key for row in flat for key in row)]))
     frame = pd.DataFrame(flat, columns=columns)
     if len(frame):
-        frame = frame.sort_values("trial", kind="stable").reset_index(drop=True)
+        frame = frame.sort_values("trial_id", kind="stable").reset_index(drop=True)
     tmp = run.trials_csv.with_name(f".{run.trials_csv.name}.{os.getpid()}.tmp")
     frame.to_csv(tmp, index=False)
     os.replace(tmp, run.trials_csv)
     return frame
+
+
+def git_commit() -> str:
+    """The commit the code is at ('-dirty' with local changes); $GIT_COMMIT where there is no .git (images),
+    else the installed distribution's version."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        from adcore.saved import adcore_version
+
+        return os.environ.get("GIT_COMMIT", f"adstudy-{adcore_version()}")
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
+        return commit + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("GIT_COMMIT", "unknown")
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -16,13 +16,9 @@ import logging
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script: make the repository importable
-    sys.path.insert(0, str(ROOT))
-
-from dashboards.run import find_run  # noqa: E402
-from tune.results import RunDir  # noqa: E402
-from tune.tracking import Tracking, http_defaults  # noqa: E402
+from dashboards.run import find_run
+from tune.results import RunDir
+from tune.tracking import Tracking, http_defaults
 
 
 def sync(run: RunDir) -> dict[str, int]:
@@ -37,8 +33,8 @@ def sync(run: RunDir) -> dict[str, int]:
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tune/sync_tracking.py", description=__doc__,
+def main(argv: list[str] | None = None, prog: str = "python tune/sync_tracking.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="results/<study>/<run-id>, or results/<study> for its newest run")
     args = parser.parse_args(argv)

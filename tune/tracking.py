@@ -10,11 +10,15 @@ driver when a trial ends and at the end of the study, on ``--resume``, and by
 Sending is idempotent, so a record sent twice (the answer was lost, the sender was killed before
 it noted its progress) changes nothing:
 - a run is created once: found first by its ``adstudy.journal`` tag (``<run-id>/<name>``), created
-  only if absent, under a lock file, its id then kept in ``<name>.state.json``;
+  only if absent, under a lock file, its id then kept in ``<name>.state.json``; its params are a
+  step of their own, noted there only once MLflow has taken them, so a server lost between
+  creating the run and taking its params (or a run found by its tag) gets them on the next send;
 - a metric carries the timestamp it was recorded at, so the same (key, step, timestamp, value)
   sent again is the same row (MLflow's SQL stores drop it); a step already journaled is never
   recorded again (a trial resumed from an older checkpoint repeats epochs);
-- params are sent with their one value, tags and statuses overwrite.
+- params are sent with their one value, tags and statuses overwrite;
+- a kept detector's model is found first by its ``adstudy.model`` tag, and finished only if it was not
+  (``tune/mlflow_model.py``), as is its version in the model registry.
 
 The driver creates the store and the parent run before any trial starts (several processes
 opening a fresh SQLite store at once corrupt it). Only ``MlflowClient`` is used (no fluent
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from studyspec.layout import read_jsonl
 from tune.results import atomic_write
 
 log = logging.getLogger(__name__)
@@ -116,20 +121,23 @@ class Journal:
 
     def records(self) -> list[dict[str, Any]]:
         """The journal's records; a line cut short by a killed process is not one."""
-        if not self.file.exists():
-            return []
-        found = []
-        for line in self.file.read_text().splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                continue
-        return found
+        return read_jsonl(self.file)
 
     def _append(self, record: dict[str, Any]) -> None:
+        """One ``write`` per record on an append-only descriptor (a buffered file splits a long line into
+        several, which another appender can come between); after a line that a killed process cut
+        short, a new line first, so the cut line costs only itself."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        with self.file.open("a") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+        line = (json.dumps(record, default=str) + "\n").encode()
+        fd = os.open(self.file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            while line:
+                line = line[os.write(fd, line):]
+        finally:
+            os.close(fd)
 
     def start(self, run_name: str, params: dict[str, Any], tags: dict[str, str]) -> None:
         """The run's creation with its params and tags (once: a retry or resume finds it journaled)."""
@@ -161,6 +169,13 @@ class Journal:
 
     def log_artifacts(self, paths: Iterable[Path]) -> None:
         self._append({"op": "artifacts", "paths": [str(path) for path in paths]})
+
+    def log_model(self, folder: Path, tags: dict[str, str], register: str | None, config: dict[str, str]) -> None:
+        """A kept detector's folder as a model of this run (``tune/mlflow_model.py``), registered as
+        ``register`` where given; once per folder."""
+        if not any(record["op"] == "model" and record["path"] == str(folder) for record in self.records()):
+            self._append({"op": "model", "path": str(folder), "key": f"{self.tracking.run_id}/{self.name}",
+                          "tags": tags, "register": register, "config": config})
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -220,11 +235,14 @@ class Journal:
         try:
             while sent < len(records):
                 record = records[sent]
-                if "run_id" not in state:
+                if "run_id" not in state or not state.get("params_sent"):
                     start = next((r for r in records if r["op"] == "start"), None)
                     if start is None:
                         raise Pending(f"{self.name}: no run created yet")
-                    state.update(self._create(client, start))
+                    if "run_id" not in state:
+                        state.update(self._create(client, start))
+                    self._params(client, state["run_id"], start)  # the same values again: MLflow keeps one
+                    state["params_sent"] = True
                 if record["op"] == "metrics":  # consecutive steps go in one request
                     batch = [record]
                     while sent + len(batch) < len(records) and records[sent + len(batch)]["op"] == "metrics" \
@@ -240,8 +258,8 @@ class Journal:
             atomic_write(self.state_file, json.dumps(state))
 
     def _create(self, client: Any, start: dict[str, Any]) -> dict[str, str]:
-        """Find the run by its journal tag, or create it with its params; the parent run first
-        needs the experiment, a child its parent."""
+        """Find the run by its journal tag, or create it (its params are sent apart, by ``_params``);
+        the parent run first needs the experiment, a child its parent."""
         tags = {**start["tags"], JOURNAL_TAG: f"{self.tracking.run_id}/{self.name}"}
         if self.name == STUDY:
             experiment_id = _experiment(client, self.tracking)
@@ -254,12 +272,15 @@ class Journal:
         if found:
             return {"run_id": found[0].info.run_id, "experiment_id": experiment_id}
         run = client.create_run(experiment_id, start_time=start["time"], run_name=start["name"], tags=tags)
+        return {"run_id": run.info.run_id, "experiment_id": experiment_id}
+
+    @staticmethod
+    def _params(client: Any, run_id: str, start: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
         params = [Param(key, value) for key, value in start["params"].items()]
         for at in range(0, len(params), _PARAMS):
-            client.log_batch(run.info.run_id, params=params[at:at + _PARAMS])
-        return {"run_id": run.info.run_id, "experiment_id": experiment_id}
+            client.log_batch(run_id, params=params[at:at + _PARAMS])
 
     @staticmethod
     def _metrics(client: Any, run_id: str, batch: list[dict[str, Any]]) -> None:
@@ -280,6 +301,10 @@ class Journal:
                 client.update_run(run_id, status="RUNNING")
             else:
                 client.set_terminated(run_id, status=record["status"], end_time=record["time"])
+        elif op == "model":
+            from tune.mlflow_model import send_model
+
+            send_model(client, run_id, record)
         elif op == "artifacts":
             for path in map(Path, record["paths"]):
                 if path.is_dir():

@@ -7,12 +7,14 @@ newest two kept), and every start of the trial (the first, a retry after its wor
 ``--resume``) continues from the newest readable one. When run_trial returns its row (``ok``, or
 ``failed`` with the message of an error a retry cannot fix), the worker adds where and when it ran
 and writes the row to the run directory itself (``rows/<trial_id>.json``); Tune receives metrics
-only, the last epoch's held back until the row is written. MLflow gets everything through the
+only, the last epoch's held back until the row is written; each epoch's report is also appended to
+the run directory (``epochs/<trial_id>.jsonl``, the learning curves). MLflow gets everything through the
 trial's journal (``tune/tracking.py``), so a tracking outage costs no trial. The study goes on
 whatever one trial does.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -27,17 +29,21 @@ from ray import tune
 
 from adcore import run_trial
 from adcore.config import TrialConfig, flatten
+from adcore.row import Status
 from adcore.train import CHECKPOINT_FILE, load_checkpoint
-from tune.grid import trial_config, trial_id, trial_point
+from tune.grid import trial_config, trial_id, trial_point, trial_row
+from tune.models import model_dir
 from tune.results import RunDir
 from tune.tracking import TRIAL_TAG, Tracking, http_defaults
 from tune.trial_store import TrialStore
 
 
-def work_root(run_id: str) -> Path:
+def work_root(run_path: str) -> Path:
     """Where a study run's trials keep their working checkpoint on a node (the copy that counts is
-    in the run directory); the driver removes it when the study has finished."""
-    return Path(tempfile.gettempdir()) / "adstudy-trials" / run_id
+    in the run directory); the driver removes it when the study has finished. Named by the run's
+    whole path: run ids are start times, which two studies started in the same second share."""
+    digest = hashlib.sha1(run_path.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "adstudy-trials" / f"{Path(run_path).name}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -59,30 +65,24 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
     started = time.time()
     http_defaults()
     run = RunDir(Path(context.run_path))
-    point, tctx, key = trial_point(run, config), tune.get_context(), trial_id(config)
+    point, key = trial_point(run, config), trial_id(config)
     cfg = TrialConfig.model_validate(trial_config(point, config))
     metric = cfg.selection_metric
     store = TrialStore(Path(context.run_path), key)
     store.record(point["key"], config.get("search", {}))
-    extras: dict[str, Any] = {
-        "trial": key, "trial_id": key, "tune_trial_id": tctx.get_trial_id(), **point["labels"], **point["columns"],
-        "git_commit": context.git_commit, "ray_node_id": ray.get_runtime_context().get_node_id(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "worker_pid": os.getpid(),
-        "started_at": started,
-    }
     params = {**flatten(cfg.model_dump(mode="json")), **point["labels"]}  # + `arm`: MLflow's compare view plots params
     journal = context.tracking.journal(key)
     journal.start(key, params, _tags(context, point["labels"], cfg, key))
     journal.set_status("RUNNING")
     journal.send()
-    workdir = work_root(context.run_id) / key
+    workdir = work_root(context.run_path) / key
     shutil.rmtree(workdir, ignore_errors=True)  # left by an attempt whose worker was killed
     workdir.mkdir(parents=True)
     restored = store.restore(workdir / CHECKPOINT_FILE, lambda path: load_checkpoint(path.parent))
-    extras["resumed_from_epoch"] = restored.epoch
-    extras["unreadable_checkpoints"] = " ".join(map(str, restored.unreadable))
-    extras["attempts"] = store.log_attempt({"tune_trial_id": extras["tune_trial_id"], "node": extras["ray_node_id"],
-                                            "resumed_from_epoch": restored.epoch, "unreadable": restored.unreadable})
+    store.log_attempt({"at": started, "resumed_from_epoch": restored.epoch, "unreadable": restored.unreadable,
+                       "tune_trial_id": tune.get_context().get_trial_id(),
+                       "ray_node_id": ray.get_runtime_context().get_node_id(), "worker_pid": os.getpid(),
+                       "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
     held: dict[str, Any] = {}
     best = -math.inf
 
@@ -91,6 +91,7 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
         best = max(best, metrics.get(metric, -math.inf))
         if metrics["epoch"] < cfg.optim.epochs:
             store.save(workdir / CHECKPOINT_FILE, metrics["epoch"])
+        run.append_epoch(key, metrics)
         journal.log_metrics(metrics, step=metrics["epoch"])
         journal.send()
         if metrics["epoch"] == cfg.optim.epochs:
@@ -100,17 +101,17 @@ def train(config: dict[str, Any], context: TrialContext) -> None:
 
     status = "KILLED"  # if a scheduler stops the trial, report() exits the thread with SystemExit
     try:
-        row = {**extras, **run_trial(cfg, report=report, checkpoint_dir=workdir)}
-        if row["status"] != "ok":
+        row = trial_row(run, config, run_trial(cfg, report=report, checkpoint_dir=workdir,
+                                               model_dir=model_dir(context.run_path, key)), context.git_commit)
+        if row["status"] != Status.OK:
             journal.set_tags({"error": row["message"][:5000]})
             held = {key: math.nan for key in ("val_ap", "val_auroc")}  # what searchers read as a failed trial
-        row.update(ended_at=time.time(), wall_s=time.time() - started)
         journal.log_metrics({k: row[k] for k in _SUMMARY if k in row}, step=cfg.optim.epochs)
         journal.set_tags({"status": row["status"]})
         run.write_row(row)
         store.prune()  # the row is final: no start of this trial will need a checkpoint
-        status = "FINISHED" if row["status"] == "ok" else "FAILED"
-        tune.report({**held, "status": row["status"], "wall_s": row["wall_s"]})
+        status = "FINISHED" if row["status"] == Status.OK else "FAILED"
+        tune.report({**held, "status": row["status"].value, "wall_s": row["wall_s"]})
     except Exception:
         status = "FAILED"
         raise

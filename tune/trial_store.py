@@ -8,8 +8,9 @@ an empty file), so everything a resumed trial needs lives here, keyed by the tri
   resumed search can propose an unfinished trial again under the same id;
 - ``checkpoint-<epoch>.pt``: adcore's checkpoint after each epoch, copied in atomically; the newest
   ``KEEP`` are kept, so a truncated newest file falls back to the one before it, with a warning;
-- ``attempts.jsonl``: one line per start of the trial (the first, Tune's retries, resumes): which
-  epoch it resumed from and which checkpoints it found unreadable.
+- ``attempts.jsonl``: one line per start of the trial (the first, Tune's retries, resumes): when and
+  where it started, which epoch it resumed from and which checkpoints it found unreadable; the
+  trial's row takes its provenance from the newest (``provenance``), whoever writes the row.
 """
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from studyspec.layout import read_jsonl
 from tune.results import atomic_write
 
 log = logging.getLogger(__name__)
 
 TRIALS_DIR = "trials"
 KEEP = 2  # checkpoints kept per trial: the newest and the one a damaged newest falls back to
+PLACEMENT = ("worker_pid", "cuda_visible_devices", "tune_trial_id", "ray_node_id")  # where a start ran
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
 
 
@@ -93,13 +96,31 @@ class TrialStore:
             break
         return restored
 
-    def log_attempt(self, entry: dict[str, Any]) -> int:
-        """Append one start of the trial; return how many starts it has had."""
+    @property
+    def attempts_file(self) -> Path:
+        return self.path / "attempts.jsonl"
+
+    def log_attempt(self, entry: dict[str, Any]) -> None:
+        """Append one start of the trial (``at``, default now; where it runs; ``resumed_from_epoch``;
+        ``unreadable``: the checkpoints it skipped)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        attempts = self.path / "attempts.jsonl"
-        with attempts.open("a") as handle:
+        with self.attempts_file.open("a") as handle:
             handle.write(json.dumps({"at": time.time(), **entry}) + "\n")
-        return sum(1 for line in attempts.read_text().splitlines() if line.strip())
+
+    def attempts(self) -> list[dict[str, Any]]:
+        """Every start of the trial, oldest first."""
+        return read_jsonl(self.attempts_file)
+
+    def provenance(self) -> dict[str, Any]:
+        """The row's provenance from the trial's starts: how many, and the newest one's time, place and
+        the epoch it resumed from (nothing for a trial that never started)."""
+        starts = self.attempts()
+        if not starts:
+            return {}
+        last = starts[-1]
+        return {"attempts": len(starts), "started_at": last["at"], "resumed_from_epoch": last["resumed_from_epoch"],
+                "unreadable_checkpoints": " ".join(map(str, last.get("unreadable", []))),
+                **{key: last.get(key) for key in PLACEMENT}}
 
     def prune(self) -> None:
         """A trial that has its final row needs no checkpoints."""

@@ -7,7 +7,7 @@ from typing import Any
 
 _EXPORTS = {
     "DataConfig": "adcore.data.config",
-    **dict.fromkeys(["BENCHMARKS", "Benchmark", "make_benchmark"], "adcore.data.benchmarks"),
+    **dict.fromkeys(["BENCHMARKS", "Benchmark", "make_benchmark"], "adcore.data.protocols"),
     **dict.fromkeys(["SOURCES", "DataNotFoundError", "ImageSet", "load_source"], "adcore.data.sources"),
     **dict.fromkeys(["BatchTransform", "resize_images", "to_channels"], "adcore.data.transforms"),
 }

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
-from adcore.data.benchmarks import BENCHMARKS
-from adcore.data.benchmarks.base import held_oe_class
 from adcore.data.config import DataConfig
 from adcore.data.overlap import default_oe_classes, overlap_error
+from adcore.data.protocols import protocol_of
+from adcore.data.protocols.base import held_oe_class
 from adcore.data.sources import (Census, DataConfigError, DataNotFoundError, LoadSettings, Source, SourceParams,
                                  census, resolve_source)
 from adcore.data.splits import drawn_censuses
@@ -54,8 +54,8 @@ class Resolved:
 def check_data(cfg: DataConfig, resolved: Resolved | None = None) -> None:
     """Raise a DataConfigError for the first problem ``make_benchmark`` would meet with this config;
     ``resolved`` shares what one check found with the next."""
-    protocol = BENCHMARKS.get(cfg.benchmark)()
-    if not protocol.draws_classes:  # its own check, run when the config validated, counted what it needs
+    protocol = protocol_of(cfg)
+    if not protocol.draws_classes:  # its own check (protocol_of) counted what it needs
         return
     resolved = resolved or Resolved()
     settings = LoadSettings(cfg.data_root, cfg.image_size)

@@ -1,12 +1,14 @@
 """What data a trial sees: the source, the benchmark protocol and its classes, the OE corpus, the
 image size and the image budget. Protocol-specific checks live with the protocol
-(``adcore.data.benchmarks``), which this config asks once it is otherwise valid."""
+(``adcore.data.protocols``), which reads this config and so sits above it: a trial config holds a
+``CheckedDataConfig``, which asks the protocol once the data config is otherwise valid."""
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SerializeAsAny, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, field_validator
 
+from adcore.data.sources import source_spec
 from adcore.params import ComponentParams, StrictModel, hparam
 
 # A source as a config names it: a built-in source's name (fashion_mnist), or a researcher's own data as
@@ -36,6 +38,10 @@ class FactorConfig(StrictModel):
     dci_samples: int = Field(0, ge=0, description="DCI disentanglement (Eastwood & Williams 2018) of the trial's "
                              "features against all seven factors, on this many images drawn uniformly from every "
                              "factor tuple, reported as test_dci_* (0: not computed)")
+    dci_code_dims: int | None = Field(64, ge=1, description="DCI is computed on the features' this many most "
+                                      "variable dimensions (None: every dimension); a random code of the features' "
+                                      "shape, reduced the same way, is reported beside it as test_dci_*_random (a wide "
+                                      "code scored on few points has a floor far above 0)")
 
 
 class DataConfig(StrictModel):
@@ -77,16 +83,7 @@ class DataConfig(StrictModel):
     @field_validator("dataset", "oe_corpus", mode="before")
     @classmethod
     def _source(cls, value: Any) -> Any:
-        from adcore.data.sources import source_spec
-
         return source_spec(value)
-
-    @field_validator("benchmark")
-    @classmethod
-    def _registered(cls, name: str) -> str:
-        from adcore.data.benchmarks import BENCHMARKS
-
-        return BENCHMARKS.known(name)
 
     @field_validator("classes", "oe_classes")
     @classmethod
@@ -95,9 +92,3 @@ class DataConfig(StrictModel):
             raise ValueError(f"needs two or more distinct class indices, got {classes}")
         return classes
 
-    @model_validator(mode="after")
-    def _protocol_accepts(self) -> "DataConfig":
-        from adcore.data.benchmarks import BENCHMARKS
-
-        BENCHMARKS.get(self.benchmark)().check(self)
-        return self

@@ -12,7 +12,7 @@ modification time (nanoseconds), plus the decode settings. Hashing the files' by
 read the whole dataset on every trial's load, which is the cost the cache exists to avoid; a file
 replaced by another of the same size within the same nanosecond is the case this key misses.
 
-Writing follows ``adcore.prefix``: one lock per key (``key_lock``), so trials that start together
+Writing follows ``adcore.cache``: one lock per key (``key_lock``), so trials that start together
 decode once; the array goes to a temporary file renamed into place, and a small JSON file, written
 last, marks the entry complete. An entry whose array does not match its JSON (truncated, removed)
 is rebuilt with a warning. Files that cannot be decoded are recorded by path in the JSON; the array
@@ -33,7 +33,7 @@ from typing import Literal, Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
-from adcore.prefix import key_lock
+from adcore.cache import key_lock
 
 log = logging.getLogger(__name__)
 

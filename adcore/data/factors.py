@@ -139,16 +139,3 @@ class FactorSource(ABC):
 FactorSourceFactory = Callable[[str | None], FactorSource]
 FACTOR_SOURCES: Registry[FactorSourceFactory] = Registry("factor source")
 
-
-def factor_sources() -> Registry[FactorSourceFactory]:
-    """FACTOR_SOURCES with the built-in factor sources registered. Their modules need torch, so they
-    are imported when a factor source is first asked for, not with adcore.data: the check of a study
-    before Ray starts stays free of torch."""
-    from adcore.data.sources import mpi3d, scenes  # noqa: F401  (registration)
-
-    return FACTOR_SOURCES
-
-
-def factor_source(name: str, data_root: str | None = None) -> FactorSource:
-    """The factor source registered as ``name``; unknown names list the valid ones."""
-    return factor_sources().get(name)(data_root)

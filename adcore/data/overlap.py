@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from adcore.data.sources.base import ClassMakeup, Source
 
+BENCHMARK_SPLITS = ("train", "test")  # the splits a benchmark draws its normal and test images from
+
 
 def _related(data: Source, oe: Source) -> tuple[bool, bool]:
-    """(same images possible, same class names)."""
-    same_images = oe.family == data.family and oe.oe_split in data.splits
-    return same_images, oe.vocabulary is not None and oe.vocabulary == data.vocabulary
+    """(same images possible, same class names). An OE corpus drawn from a split of its own collection that
+    no benchmark draws from (STL-10's unlabelled split beside its train and test splits) is the paper's OE
+    for that collection (paper 000 §5.2: "STL-10 contains a large unlabeled split, which we use for OE"),
+    so it is related in neither way."""
+    if oe.family == data.family and oe.oe_split not in BENCHMARK_SPLITS:
+        return False, False
+    return oe.family == data.family, oe.vocabulary is not None and oe.vocabulary == data.vocabulary
 
 
 def default_oe_classes(data: Source, bench: ClassMakeup, bench_classes: list[int], oe: Source,

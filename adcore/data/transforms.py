@@ -1,7 +1,11 @@
 """Batched tensor transforms: whole batches of uint8 images in, normalised floats out.
 
-No per-sample PIL work: images stay uint8 tensors in memory, are resized once per trial, and
-each training batch is cropped, flipped and normalised as one tensor on the training device.
+No per-sample PIL work: images stay uint8 tensors in memory (on the training device when
+``runtime.data_on_device``), are resized once per trial, and each training batch is cropped, flipped
+and normalised as one tensor on the training device. The crop offsets and flips are drawn by the
+generator the caller passes, on that generator's device: a generator on the training device draws
+them there (no host-to-device copy per step); the trial's CPU generator draws them on the host, and
+on the CPU both are the same generator, so the same seed gives the same batches.
 """
 from __future__ import annotations
 
@@ -73,11 +77,12 @@ class BatchTransform:
         if not self.augment:
             return self._normalise(images)
         n, _, h, w = images.shape
-        # offsets and flips are drawn on the CPU generator so a seed gives the same batch anywhere; they go
-        # to the device without waiting for it (a blocking copy from pageable memory syncs every step)
-        offset_y = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator)
-        offset_x = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator)
-        flip = torch.rand(n, generator=generator) < 0.5
+        # drawn where the generator lives (see the module's docstring); a host draw goes to the device
+        # without waiting for it
+        where = generator.device
+        offset_y = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator, device=where)
+        offset_x = torch.randint(0, 2 * self.pad + 1, (n,), generator=generator, device=where)
+        flip = torch.rand(n, generator=generator, device=where) < 0.5
         x = images.to(self.device, non_blocking=True)
         x = F.pad(x, (self.pad,) * 4)  # (n, c, h + 2p, w + 2p), zero = black border
         rows = (offset_y.to(self.device, non_blocking=True)[:, None] + torch.arange(h, device=self.device))  # (n, h)

@@ -21,11 +21,16 @@ metrics of an uninterrupted run):
    saved: it is a function of the saved state.
 4. Randomness comes from torch's global RNG or the trial's generator, both of which the
    training loop saves with the checkpoint.
+
+A trained detector is kept and scored again without its training data (``adcore.saved``): its
+state dict plus ``fitted_state()``, loaded by ``restore``, which calls neither ``setup`` nor
+``prepare_scoring``. A method that builds a module in ``setup`` or fits what is not a buffer in
+``prepare_scoring`` (a kNN bank, an SVM) extends both.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -60,6 +65,9 @@ class Detector(nn.Module):
     needs_images: ClassVar[bool] = False
     uses_imagenet_head: ClassVar[bool] = False  # the backbone's pretrained classifier stays trainable
     metric_names: ClassVar[tuple[str, ...]] = ()  # the keys test_metrics() reports (fixed keys of every row)
+    # loss() only launches device work on tensors of fixed shape (no host sync, no data-dependent shape, no host
+    # randomness), so the whole training step can be captured in a CUDA graph (runtime.cuda_graph)
+    graph_safe: ClassVar[bool] = False
 
     def __init__(self, backbone: Backbone, params: ComponentParams) -> None:
         super().__init__()
@@ -106,6 +114,26 @@ class Detector(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
+    def fitted_state(self) -> dict[str, Any]:
+        """What scoring reads that ``state_dict()`` does not hold, as tensors and plain values (a kept
+        detector loads with ``weights_only=True``): what ``setup`` read from the data to shape a module,
+        and what ``prepare_scoring`` fitted that is no buffer. Buffers (centres, Dirichlet parameters)
+        are in the state dict; none by default."""
+        return {}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        """Load a kept detector (``state_dict()`` and ``fitted_state()`` of a trained one, on this
+        detector's device) so that ``score`` runs without the training data. Buffers the data shaped
+        (per-image orders, class lists) take their saved shapes; a method whose ``setup`` builds a
+        module builds it before calling this, one with a fit outside its buffers restores it after."""
+        for name, buffer in list(self.named_buffers()):
+            saved = state.get(name)
+            if isinstance(saved, torch.Tensor) and saved.shape != buffer.shape:
+                owner, _, leaf = name.rpartition(".")
+                module = self.get_submodule(owner) if owner else self
+                module.register_buffer(leaf, torch.empty(saved.shape, dtype=buffer.dtype, device=buffer.device))
+        self.load_state_dict(state)
+
 
 class FrozenFeatureDetector(Detector):
     """A detector on a frozen network's features: nothing trains, and ``fit(features, ctx)`` is
@@ -137,6 +165,10 @@ class FrozenFeatureDetector(Detector):
     def fit(self, features: torch.Tensor, ctx: FitContext) -> None:
         """features: (N, D) of the training normals; ``ctx`` gives what else the fit may use (OE images)."""
         raise NotImplementedError
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.fitted = True  # each subclass restores its fit from ``fitted`` after this
 
 
 METHODS: Registry[type[Detector]] = Registry("method")

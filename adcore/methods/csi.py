@@ -11,6 +11,8 @@ reported beside it as ``paper003``. CIFAR-10 one-vs-rest mean AUROC: CSI 94.3, p
 from __future__ import annotations
 
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -107,6 +109,15 @@ class CSI(Detector):
     def prepare_scoring(self, ctx: FitContext) -> None:
         z, logit = self._split(ctx.forward_batched(self.embed, ctx.normal))
         self.train_z, self.weights = z, csi_weights(z, logit)
+
+    def fitted_state(self) -> dict[str, Any]:
+        if self.train_z is None or self.weights is None:
+            raise NotFittedError("csi: no training features yet; prepare_scoring() extracts them")
+        return {"train_z": self.train_z, "weights": list(self.weights)}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.train_z, self.weights = fitted["train_z"], tuple(fitted["weights"])
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.train_z is None or self.weights is None:

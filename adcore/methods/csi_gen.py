@@ -66,9 +66,13 @@ class CSIGen(CSI):
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
     def setup(self, ctx: FitContext) -> None:
+        self._build(ctx.normal.shape[-1], ctx.device)
+
+    def _build(self, image_side: int, device: torch.device) -> None:
+        """The autoencoder for images of this side, and an Adam for each of its parts."""
         p = self.params
-        self.aae = AdversarialAutoencoder(p.latent_dim, ctx.normal.shape[-1], self.backbone.input_mean,
-                                          self.backbone.input_std).to(ctx.device)
+        self.aae = AdversarialAutoencoder(p.latent_dim, image_side, self.backbone.input_mean,
+                                          self.backbone.input_std).to(device)
         parts = {"encoder": self.aae.encoder, "generator": self.aae.generator,
                  "discriminator": self.aae.discriminator, "latent_discriminator": self.aae.latent_discriminator}
         self.optimizers = {name: torch.optim.Adam(module.parameters(), lr=p.generator_lr, betas=ADAM_BETAS)
@@ -77,6 +81,14 @@ class CSIGen(CSI):
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Only F (backbone and heads) takes the training loop's steps; the autoencoder has its own."""
         return [p for module in (self.backbone, self.net) for p in module.parameters() if p.requires_grad]
+
+    def fitted_state(self) -> dict[str, Any]:
+        assert self.aae is not None
+        return {**super().fitted_state(), "image_side": 8 * self.aae.generator.side}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        self._build(fitted["image_side"], self.mean.device)
+        super().restore(state, fitted)
 
     def get_extra_state(self) -> dict[str, Any]:
         return {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}

@@ -28,6 +28,7 @@ class DOCParams(ComponentParams):
 @METHODS.register("doc")
 class DOC(Detector):
     Params = DOCParams
+    graph_safe = True
     uses_imagenet_head = True
 
     def __init__(self, backbone: Backbone, params: DOCParams) -> None:

@@ -42,6 +42,7 @@ class GEOMParams(ComponentParams):
 @METHODS.register("geom")
 class GEOM(Detector):
     Params = GEOMParams
+    graph_safe = True
     needs_images = True
     uses_oe = False
 

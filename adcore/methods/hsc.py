@@ -21,6 +21,7 @@ class HSCParams(ComponentParams):
 @METHODS.register("hsc")
 class HSC(Detector):
     Params = HSCParams
+    graph_safe = True
 
     def __init__(self, backbone: Backbone, params: HSCParams) -> None:
         super().__init__(backbone, params)

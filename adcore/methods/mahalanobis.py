@@ -7,6 +7,8 @@ is the Ledoit-Wolf shrinkage estimate (scikit-learn), as Rippel et al. use.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from pydantic import Field
 from sklearn.covariance import LedoitWolf, ShrunkCovariance
@@ -31,6 +33,13 @@ class Mahalanobis(FrozenFeatureDetector):
         estimate = (LedoitWolf() if shrinkage is None else ShrunkCovariance(shrinkage=shrinkage)).fit(x)
         self.mean = torch.from_numpy(estimate.location_).to(features.device)  # (D,)
         self.precision = torch.from_numpy(estimate.get_precision()).to(features.device)  # (D, D)
+
+    def fitted_state(self) -> dict[str, Any]:
+        return {"mean": self.mean, "precision": self.precision}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.mean, self.precision = fitted["mean"], fitted["precision"]
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         if not self.fitted:

@@ -14,24 +14,23 @@ Here ``selection`` says how (nu, gamma) is chosen, and the row records it:
 
 Raw pixels are scaled to [-1, 1] as in paper 004, with one channel for grey images (all channels of
 the normalised input are copies of it). Nothing trains: the features are fixed, the SVMs are fitted
-once.
+once. Each SVM is the ``ocsvm`` scorer (``adcore.scoring.ocsvm``, the one the layer probe fits), and
+``nu`` and ``gamma`` are its parameters, declared there once.
 """
 from __future__ import annotations
 
 import itertools
 import logging
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from pydantic import Field
-from sklearn.metrics import roc_auc_score
-from sklearn.svm import OneClassSVM
 
 from adcore.context import FitContext
 from adcore.methods.base import METHODS, FrozenFeatureDetector, NotFittedError
+from adcore.metrics import auroc
 from adcore.models import Backbone
-from adcore.params import ComponentParams, hparam
+from adcore.scoring.ocsvm import OCSVMScorer, OCSVMScorerParams
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +38,22 @@ PAPER_NU = [round(0.1 * i, 1) for i in range(1, 10)]
 PAPER_GAMMA = [2.0**e for e in range(-7, 3)]
 
 
-class OCSVMParams(ComponentParams):
+class OCSVMParams(OCSVMScorerParams):
+    """The scorer's ``nu`` and ``gamma``, the features it is fitted to and how the two are chosen."""
+
     features: Literal["raw", "pretrained"] = Field(
         "raw", description="raw: pixels in [-1, 1]; pretrained: the frozen backbone's pooled features")
     selection: Literal["fixed", "oe_validation", "hindsight"] = Field(
         "fixed", description="how nu and gamma are chosen: fixed (as configured), oe_validation (no-peek: "
         "held-out normals vs OE images) or hindsight (every grid point scored on the test set, as the papers chose)")
-    nu: float = hparam(0.1, "upper bound on the fraction of training outliers", low=0.01, high=0.99)
-    gamma: float | None = Field(None, gt=0.0, description="RBF width; None: scikit-learn's 'scale', 1 / (D Var x)")
     nu_grid: list[float] = Field(default_factory=lambda: list(PAPER_NU), description="nu values searched (paper 004's)")
     gamma_grid: list[float] = Field(default_factory=lambda: list(PAPER_GAMMA),
                                     description="gamma values searched (paper 004's)")
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="oe_validation: share of the normals held out")
 
 
-def _svm(nu: float, gamma: float | None) -> OneClassSVM:
-    return OneClassSVM(kernel="rbf", nu=nu, gamma="scale" if gamma is None else gamma)
+def _svm(nu: float, gamma: float | None) -> OCSVMScorer:
+    return OCSVMScorer(OCSVMScorerParams(nu=nu, gamma=gamma))
 
 
 def grid_name(nu: float, gamma: float) -> str:
@@ -71,7 +70,9 @@ class OCSVM(FrozenFeatureDetector):
         self.register_buffer("mean", torch.tensor(backbone.input_mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.input_std).view(1, -1, 1, 1))
         self.channels = 3
-        self.svms: dict[str, OneClassSVM] = {}  # "main" and, in hindsight, one per grid point
+        self.svms: dict[str, OCSVMScorer] = {}  # "main" and, in hindsight, one per grid point
+        self.train_features: torch.Tensor | None = None  # (N, D), what the SVMs were fitted on
+        self.chosen: tuple[float, float | None] | None = None  # the main SVM's (nu, gamma)
 
     def setup(self, ctx: FitContext) -> None:
         self.channels = ctx.normal.shape[1]  # 1 for grey sources, which the transform repeats to 3
@@ -84,31 +85,48 @@ class OCSVM(FrozenFeatureDetector):
 
     def fit(self, features: torch.Tensor, ctx: FitContext) -> None:
         p = self.params
-        train = features.cpu().double().numpy()
+        train = features.cpu()
         nu, gamma = p.nu, p.gamma
         if p.selection == "oe_validation":
-            nu, gamma = self._select_on_oe(train, ctx.forward_batched(self.embed, ctx.oe).cpu().double().numpy())
+            nu, gamma = self._select_on_oe(train, ctx.forward_batched(self.embed, ctx.oe).cpu())
+        self._fit_svms(train, nu, gamma)
+
+    def _fit_svms(self, train: torch.Tensor, nu: float, gamma: float | None) -> None:
+        """The main SVM at (nu, gamma) and, in hindsight, one per grid point; libsvm's fit is deterministic."""
+        p = self.params
+        self.train_features, self.chosen = train, (nu, gamma)
         self.svms = {"main": _svm(nu, gamma).fit(train)}
         if p.selection == "hindsight":
             grid = itertools.product(p.nu_grid, p.gamma_grid)
             self.svms.update({grid_name(n, g): _svm(n, g).fit(train) for n, g in grid})
 
-    def _select_on_oe(self, train: np.ndarray, oe: np.ndarray) -> tuple[float, float]:
+    def fitted_state(self) -> dict[str, Any]:
+        """The SVMs' training features and chosen (nu, gamma): refitting on them gives the same SVMs."""
+        if self.train_features is None or self.chosen is None:
+            raise NotFittedError("ocsvm: not fitted; prepare_scoring() fits it on the training features")
+        return {"channels": self.channels, "features": self.train_features,
+                "nu": self.chosen[0], "gamma": self.chosen[1]}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)
+        self.channels = fitted["channels"]
+        self._fit_svms(fitted["features"].cpu(), fitted["nu"], fitted["gamma"])
+
+    def _select_on_oe(self, train: torch.Tensor, oe: torch.Tensor) -> tuple[float, float]:
         """The grid point whose SVM, fitted on most normals, best separates the rest from OE images."""
-        order = torch.randperm(len(train)).numpy()
+        order = torch.randperm(len(train))
         held = max(1, int(len(train) * self.params.val_fraction))
-        fit, val = train[order[held:]], np.concatenate([train[order[:held]], oe])
-        labels = np.r_[np.zeros(held), np.ones(len(oe))]  # 1 = anomaly
+        fit, val = train[order[held:]], torch.cat([train[order[:held]], oe])
+        labels = torch.cat([torch.zeros(held), torch.ones(len(oe))])  # 1 = anomaly
         best = max(itertools.product(self.params.nu_grid, self.params.gamma_grid),
-                   key=lambda point: roc_auc_score(labels, -_svm(*point).fit(fit).decision_function(val)))
+                   key=lambda point: auroc(labels, _svm(*point).fit(fit).score(val)))
         log.info("ocsvm: oe_validation chose nu=%g gamma=%g", *best)
         return best
 
     def _anomaly(self, features: torch.Tensor, which: str) -> torch.Tensor:
         if which not in self.svms:
             raise NotFittedError("ocsvm: not fitted; prepare_scoring() fits it on the training features")
-        scores = self.svms[which].decision_function(features.cpu().double().numpy())  # > 0 inside: normal
-        return -torch.from_numpy(scores).float()
+        return self.svms[which].score(features)
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         return self._anomaly(features, "main")

@@ -24,6 +24,7 @@ class OEClassifierParams(ComponentParams):
 @METHODS.register("oe_classifier")
 class OEClassifier(Detector):
     Params = OEClassifierParams
+    graph_safe = True
 
     def __init__(self, backbone: Backbone, params: OEClassifierParams) -> None:
         super().__init__(backbone, params)

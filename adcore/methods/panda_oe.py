@@ -7,7 +7,6 @@ kNN's 94.5: OE from natural images does not resemble greyscale Fashion-MNIST ano
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
@@ -19,7 +18,8 @@ from adcore.params import hparam
 
 
 class PandaOEParams(StagedParams):
-    train_stages: int = hparam(1, "the last k stages of the backbone train (PANDA-OE: the last block)", low=1, high=9)
+    finetuned_stages: int = hparam(1, "the last k stages of the backbone are finetuned (PANDA-OE: the last block)",
+                                   low=1, high=9)
 
 
 @METHODS.register("panda_oe")

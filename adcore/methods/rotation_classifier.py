@@ -16,7 +16,7 @@ accuracy on the test images of the normal classes as ``test_accuracy``.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -88,6 +88,11 @@ class RotationClassifier(Detector):
         self.classifier = nn.Linear(self.backbone.num_features, len(classes)).to(ctx.device)
         self.targets = targets.to(ctx.device)
         self.classes = classes.to(ctx.device)
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        classes, features = state["classifier.weight"].shape  # the head setup() sizes by the normal classes
+        self.classifier = nn.Linear(features, classes).to(state["classifier.weight"].device)
+        super().restore(state, fitted)
 
     def _alternates(self) -> bool:
         return self.params.lam > 0

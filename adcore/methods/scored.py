@@ -114,6 +114,10 @@ class CheckpointScoring:
             return []
         return [{"step": c.step, "features": c.features, "states": c.states} for c in self.checkpoints]
 
+    def fitted(self) -> list[dict[str, Any]]:
+        """Every checkpoint's training features (and SES' stage weights): the scorers refit on them."""
+        return [{"step": c.step, "features": c.features, "states": c.states} for c in self.checkpoints]
+
     def load_state(self, saved: list[dict[str, Any]]) -> None:
         self.checkpoints = []
         for item in saved:
@@ -125,6 +129,15 @@ class ScoredByCheckpoints:
     the main score and the compared scorers' variants come from there."""
 
     scoring: CheckpointScoring
+
+    def fitted_state(self) -> dict[str, Any]:
+        """SES keeps its checkpoints in the state dict already; otherwise the one state's features."""
+        return {} if self.scoring.sample_wise else {"checkpoints": self.scoring.fitted()}
+
+    def restore(self, state: dict[str, Any], fitted: dict[str, Any]) -> None:
+        super().restore(state, fitted)  # type: ignore[misc]  (a Detector's, next in the method order)
+        if "checkpoints" in fitted:
+            self.scoring.load_state(fitted["checkpoints"])
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.scoring.scores(features)

@@ -1,20 +1,23 @@
 """Detectors that finetune only the last stages of a pretrained backbone, as PANDA does (paper 001).
 
-PANDA trains layer3 and layer4 of an ImageNet ResNet-152 and freezes the rest; ``train_stages = k``
+PANDA trains layer3 and layer4 of an ImageNet ResNet-152 and freezes the rest; ``finetuned_stages = k``
 trains the last k entries of ``Backbone.stages()`` on any backbone (ResNets: 2 = layer3 + layer4;
 EfficientNet-Lite0: 2 = blocks.6 + conv_head). The backbone stays in eval mode throughout, as in
 PANDA's code (which never calls ``model.train()``): BatchNorm normalises with its ImageNet
 statistics, which therefore never move, while its affine parameters in the trained stages still
 learn. The frozen prefix's output on the training images is computed once per trial and reused
-by every epoch, both for training batches and for re-extracting the training features.
+by every epoch, both for training batches and for re-extracting the training features. This split is
+the method's own, in memory (``method.finetuned_stages``); ``model.train_stages`` is another mechanism,
+the trial's: a frozen prefix whose output is cached on disk for methods that never see the images.
 """
 from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.func import functional_call
 
@@ -29,24 +32,33 @@ StageStates = list[dict[str, torch.Tensor]]  # one state dict per trained stage
 
 
 class StagedParams(ComponentParams):
-    train_stages: int = hparam(2, "the last k stages of the backbone train, the earlier ones are frozen "
-                                  "(ResNets: 2 = layer3 + layer4, PANDA's choice)", low=1, high=9)
+    finetuned_stages: int = hparam(2, "the last k stages of the backbone are finetuned, the earlier ones are frozen "
+                                      "(ResNets: 2 = layer3 + layer4, PANDA's choice)", low=1, high=9)
     cache_frozen_mb: int = Field(4096, ge=0, description="largest frozen-stage output (training + OE images) "
                                  "kept in memory; above it the frozen stages run on every batch, without gradient")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "train_stages" in data:
+            raise ValueError("method.train_stages is now method.finetuned_stages (this method's own split of the "
+                             "backbone); model.train_stages is the frozen prefix cached on disk, which this method "
+                             "does not take")
+        return data
 
 
 class StagedDetector(Detector):
     """A backbone split into frozen early stages and trained late stages."""
 
-    needs_images = True  # it splits the backbone itself (method.train_stages)
+    needs_images = True  # it splits the backbone itself (method.finetuned_stages)
 
     def __init__(self, backbone: Backbone, params: StagedParams) -> None:
         super().__init__(backbone, params)
         stages = backbone.stages()
-        k = params.train_stages
+        k = params.finetuned_stages
         if not 1 <= k <= len(stages):
             names = ", ".join(name for name, _ in stages)
-            raise ValueError(f"{params.name}: train_stages={k}, but this backbone has {len(stages)} stages ({names})")
+            raise ValueError(f"{params.name}: finetuned_stages={k}, but this backbone has {len(stages)} stages ({names})")
         # plain lists, not submodules: the backbone already owns these modules and their state
         self._frozen: list[nn.Module] = [module for _, module in stages[:-k]]
         self._trained: list[nn.Module] = [module for _, module in stages[-k:]]

@@ -28,6 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from adcore.cache import default_cache_dir
+from adcore.data.sources import load_source
+from adcore.data.transforms import resize_images, to_channels
 from adcore.models.base import BACKBONES, Backbone, load_strict, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -80,8 +83,6 @@ PRETRAINING = {"source": "mnist5k", "image_size": 32, "epochs": 4, "batch_size":
 
 
 def pretrained_path() -> Path:
-    from adcore.context import default_cache_dir
-
     recipe = hashlib.sha256(json.dumps(PRETRAINING, sort_keys=True).encode()).hexdigest()[:16]
     return default_cache_dir(None) / "weights" / f"lenet_bias_free_{PRETRAINING['source']}_{recipe}.pt"
 
@@ -89,9 +90,6 @@ def pretrained_path() -> Path:
 def pretrain(recipe: dict[str, Any]) -> dict[str, Tensor]:
     """The backbone's weights after learning ``recipe['source']``'s classes with a linear head (dropped).
     Seeded by the recipe alone, without touching the caller's random state."""
-    from adcore.data.sources import load_source
-    from adcore.data.transforms import resize_images, to_channels
-
     data = load_source(recipe["source"], "train")
     images = resize_images(to_channels(data.images, 3), recipe["image_size"])
     with torch.random.fork_rng():

@@ -21,6 +21,9 @@ class Regularizer:
     """penalty() is added to the method's loss at every step."""
 
     Params: ClassVar[type[ComponentParams]]
+    # penalty() and after_step() only launch device work (no host sync): the training step can be captured
+    # in a CUDA graph (runtime.cuda_graph); after_step's lr is captured with it
+    graph_safe: ClassVar[bool] = True
 
     def __init__(self, params: ComponentParams, backbone: Backbone, ctx: FitContext) -> None:
         self.params, self.device = params, ctx.device

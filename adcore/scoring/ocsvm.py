@@ -1,7 +1,8 @@
 """One-class SVM with an RBF kernel (Schoelkopf et al. 2000) as a scorer on features: paper 000's
 Table 1 fits "the exact same OC-SVM" to the features of each LeNet layer (``adcore.probe``). Its
 hyperparameters are fixed, never chosen on anomalies: nu = 0.1 and gamma = scikit-learn's 'scale',
-1 / (D Var x), which follows each layer's width and spread."""
+1 / (D Var x), which follows each layer's width and spread. The ``ocsvm`` method (paper 004's
+baseline, ``adcore.methods.ocsvm``) fits this same scorer and takes these same parameters."""
 from __future__ import annotations
 
 import torch

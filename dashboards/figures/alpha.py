@@ -3,23 +3,23 @@
 
 alpha = 0 is eq. (2) without its pull toward theta_0 (SAD with pretrained weights, Fig. 5 of the
 paper), so the x axis is symmetric-log: linear between 0 and the smallest positive alpha, log above.
-The optimum comes from the search runs of the same study that sit beside this run
-(``results/<study>/<run-id>/`` with a ``search`` over ``regularizer.alpha`` in their study.yaml). Each
-is marked by the trial its validation metric selects (never a test metric); the marker's height is
-that trial's test metric, for the record. A search on another budget than the grid's says so.
+Drawn beside search runs named on the command line (``dashboards/aggregate.py GRID_RUN --compare
+SEARCH_RUN``; each a search over ``regularizer.alpha``), the figure marks the trial each search's
+validation metric selects (never a test metric), labelled with the search's run id; the marker's
+height is that trial's test metric, for the record. A search on another budget than the grid's says so.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
-import yaml
 
 from dashboards.describe import common_value, short_budget
-from dashboards.figures.base import FIGURES, finished, pyplot, save
+from dashboards.figures.base import COMPARISONS, FIGURES, Compared, finished, pyplot, save
 from dashboards.metrics import metric_name, scale, unit
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 ALPHA = "regularizer.alpha"
 
@@ -36,30 +36,36 @@ class Optimum:
     same_budget: bool  # the search ran at the grid's budget
 
 
-def searched_optima(run_dir: Path, frame: pd.DataFrame) -> list[Optimum]:
-    """The optimum of every search over alpha among ``run_dir``'s sibling runs (oldest first)."""
+def searched_optima(runs: Sequence[Compared], frame: pd.DataFrame) -> list[Optimum]:
+    """The optimum of each named run that searched alpha (runs that did not are left out)."""
     optima: list[Optimum] = []
-    runs = run_dir.parent
-    siblings = sorted(p for p in runs.iterdir() if p.is_dir() and p != run_dir) if runs.is_dir() else []
-    for sibling in siblings:
-        if not ((sibling / "study.yaml").is_file() and (sibling / "trials.csv").is_file()):
+    for run in runs:
+        if ALPHA not in run.study.searched:
             continue
-        spec = yaml.safe_load((sibling / "study.yaml").read_text()) or {}
-        if ALPHA not in ((spec.get("search") or {}).get("space") or {}):
+        rows = finished(run.trials)
+        if rows.empty or run.study.selection_metric not in rows:
             continue
-        metric, mode = spec.get("metric", "val_ap"), spec.get("mode", "max")
-        rows = finished(pd.read_csv(sibling / "trials.csv"))
-        if rows.empty or metric not in rows:
-            continue
-        best = rows.sort_values(metric, ascending=mode == "min", kind="stable").iloc[0]
-        optima.append(Optimum(sibling.name, float(best[ALPHA]), best, metric, len(rows),
+        best = rows.sort_values(run.study.selection_metric, ascending=run.study.selection_mode == "min",
+                                kind="stable").iloc[0]
+        optima.append(Optimum(run.run_id, float(best[ALPHA]), best, run.study.selection_metric, len(rows),
                               short_budget(rows) == short_budget(frame)))
     return optima
 
 
 @FIGURES.register("alpha_curve")
-def alpha_curve(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def alpha_curve(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the curve; None for a search run or rows without alpha or the metric (e.g. other studies)."""
+    return _alpha_curve(study, frame, folder, [])
+
+
+@COMPARISONS.register("alpha_curve")
+def alpha_curve_beside_searches(study: Study, frame: pd.DataFrame, folder: Path,
+                                runs: Sequence[Compared]) -> Path | None:
+    """The curve with the alpha each named search run selected by its validation metric."""
+    return _alpha_curve(study, frame, folder, searched_optima(runs, frame))
+
+
+def _alpha_curve(study: Study, frame: pd.DataFrame, folder: Path, optima: list[Optimum]) -> Path | None:
     metric = study.table.metrics[0]
     rows = finished(frame)
     if study.search is not None or rows.empty or ALPHA not in rows or metric not in rows:
@@ -83,7 +89,6 @@ def alpha_curve(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | 
         points = {float(alpha): value for alpha, value in numbers.items()}
         ax.scatter(list(points), list(points.values()), marker=marker, facecolors="none", edgecolors="tab:red",
                    label=f"paper: {column}", zorder=3)
-    optima = searched_optima(folder.parent, frame)
     for i, optimum in enumerate(optima):
         lr = f", lr {optimum.row['optim.lr']:.2g}" if "optim.lr" in optimum.row else ""
         other = "" if optimum.same_budget else ", other budget"
@@ -104,6 +109,6 @@ def alpha_curve(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | 
     ax.set_title(f"{study.name}: {metric_name(metric)} against ADIB's alpha", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    caption = short_budget(rows) + ("; star: the trial a search beside this run selected by its validation metric "
-                                    "(height: its test value, never used to choose)" if optima else "")
+    caption = short_budget(rows) + ("; star: the trial each search run named beside this run selected by its "
+                                    "validation metric (height: its test value, never used to choose)" if optima else "")
     return save(fig, folder, f"{metric}_vs_alpha", caption)

@@ -2,20 +2,37 @@
 budget, the labels of grid values (a preset's label travels with its rows as ``arm_label``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
 from adcore.registry import Registry
-from dashboards.spec import SavedStudy
+from adcore.row import Status
+from studyspec.schema import Study
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # (study, trials frame, figures folder) -> the PNG written, or None when the rows lack what it draws
-FigureFn = Callable[[SavedStudy, pd.DataFrame, Path], "Path | None"]
+FigureFn = Callable[[Study, pd.DataFrame, Path], "Path | None"]
 FIGURES: Registry[FigureFn] = Registry("figure")
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Another run a figure sets beside this one, named on the command line
+    (``dashboards/aggregate.py RUN --compare OTHER``): a figure never looks for runs by itself."""
+
+    run_id: str
+    study: Study
+    trials: pd.DataFrame
+
+
+# The same, with the runs it compares; drawn instead of the FIGURES entry of that name when runs are named.
+ComparisonFn = Callable[[Study, pd.DataFrame, Path, Sequence[Compared]], "Path | None"]
+COMPARISONS: Registry[ComparisonFn] = Registry("comparison figure")
 
 
 def pyplot():
@@ -29,7 +46,7 @@ def pyplot():
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["status"] == "ok"] if "status" in frame else frame
+    return frame[frame["status"] == Status.OK] if "status" in frame else frame
 
 
 def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
@@ -42,7 +59,7 @@ def value_labels(frame: pd.DataFrame, axis: str | None) -> dict[str, str]:
     return labels
 
 
-def rows_by_axis(study: SavedStudy, frame: pd.DataFrame,
+def rows_by_axis(study: Study, frame: pd.DataFrame,
                  axis: str) -> tuple[pd.DataFrame, str, str, list[str], list[str]] | None:
     """(finished rows with the study's rows axis and ``axis`` as strings, the rows axis, the first table
     metric, the rows in the study's order, the values of ``axis`` in its order), or None when the study
@@ -73,13 +90,14 @@ def save(fig: "Figure", folder: Path, stem: str, caption: str = "", tight: bool 
     return folder / f"{stem}.png"
 
 
-DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search",)}
+DEFAULT_FIGURES = {"grid": ("rows", "paired_differences", "critical_difference"), "search": ("search", "pareto")}
 
 
-def draw(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> list[Path]:
+def draw(study: Study, frame: pd.DataFrame, folder: Path, compared: Sequence[Compared] = ()) -> list[Path]:
     """Every figure of the study: its default ones (for a grid: per row, and the statistics where the
-    table has them; for a search: the search plot) and the ones it names under ``figures:``; a figure
-    whose rows are missing is skipped."""
+    table has them; for a search: the search plot) and the ones it names under ``figures:``, each
+    beside the ``compared`` runs where it has a comparing form; a figure whose rows are missing is skipped."""
     names = dict.fromkeys([*DEFAULT_FIGURES["search" if study.search else "grid"], *study.figures])
-    written = [FIGURES.get(name)(study, frame, folder) for name in names]
+    written = [COMPARISONS.get(name)(study, frame, folder, compared) if compared and name in COMPARISONS
+               else FIGURES.get(name)(study, frame, folder) for name in names]
     return [path for path in written if path is not None]

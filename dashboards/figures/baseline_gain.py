@@ -15,7 +15,7 @@ import pandas as pd
 from dashboards.describe import short_budget
 from dashboards.figures.base import FIGURES, finished, pyplot, save, value_labels
 from dashboards.metrics import metric_label, metric_name, scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 
 def gain_table(rows: pd.DataFrame, methods: str, groups: str, metric: str, baseline: str) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def gain_table(rows: pd.DataFrame, methods: str, groups: str, metric: str, basel
 
 
 @FIGURES.register("baseline_gain")
-def baseline_gain(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def baseline_gain(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw both panels; None without a baseline and a columns axis, or without the rows they need."""
     methods, groups, baseline = study.rows_axis, study.table.columns, study.table.baseline
     metric = study.table.metrics[0]

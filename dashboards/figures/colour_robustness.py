@@ -15,7 +15,7 @@ import pandas as pd
 from dashboards.describe import short_budget
 from dashboards.figures.base import FIGURES, pyplot, rows_by_axis, save, value_labels
 from dashboards.metrics import metric_label, metric_scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 AXIS = "data.factors.normal.object_color"
 
@@ -32,7 +32,7 @@ def step_names(groups: list[str]) -> list[str]:
 
 
 @FIGURES.register("colour_robustness")
-def colour_robustness(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def colour_robustness(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the curves; None without the colour-set axis or a finished trial."""
     found = rows_by_axis(study, frame, AXIS)
     if found is None:

@@ -5,8 +5,9 @@ Left: one group of bars per intervention (the grid axis ``data.factors.intervent
 one bar per method (the rows axis), the table's first metric as mean ± std over seeds with each seed
 as a dot; the paper's numbers (``table.paper.columns`` keyed by the intervention's label, e.g.
 DSVDD's 11.7 AUC under colour -> blue) as red diamonds. Right, where the rows hold DCI scores: each
-method's DCI disentanglement of its features (mean ± std over interventions and seeds) and the paper's
-(the paper column ``DCI disentanglement``: 0.068 DSVDD, 0.103 SAD) as red diamonds.
+method's DCI disentanglement of its features (mean ± std over interventions and seeds), the paper's
+(the paper column ``DCI disentanglement``: 0.068 DSVDD, 0.103 SAD) as red diamonds, and the same
+estimate on a random code of the features' shape as a dashed line (its floor at the trials' settings).
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import pandas as pd
 from dashboards.describe import short_budget
 from dashboards.figures.base import FIGURES, pyplot, rows_by_axis, save, value_labels
 from dashboards.metrics import metric_label, metric_scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 AXIS = "data.factors.intervention"
 DCI = "test_dci_disentanglement"
+RANDOM_DCI = "test_dci_disentanglement_random"
 PAPER_DCI = "DCI disentanglement"  # the paper column that holds DCI, not the first metric
 
 
@@ -42,7 +44,7 @@ def _std(values: pd.Series) -> float:
 
 
 @FIGURES.register("interventions")
-def interventions(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def interventions(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the panels; None without the intervention axis or a finished trial."""
     found = rows_by_axis(study, frame, AXIS)
     if found is None:
@@ -80,6 +82,10 @@ def interventions(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path 
                   color=[f"C{i % 10}" for i in range(len(order))])
         right.scatter(range(len(order)), [paper.get(PAPER_DCI, {}).get(m, np.nan) for m in order], marker="D", s=36,
                       facecolors="none", edgecolors="tab:red", zorder=4)
+        floor = rows[RANDOM_DCI].dropna() if RANDOM_DCI in rows else pd.Series(dtype=float)
+        if len(floor):  # the same estimate on a random code of the features' shape: what chance reaches
+            right.axhline(floor.mean(), color="gray", ls="--", lw=0.8, label=f"random code {floor.mean():.3f}")
+            right.legend(fontsize=7, frameon=False)
         right.set_xticks(range(len(order)), [labels.get(m, m) for m in order], rotation=20, fontsize=8)
         right.set_ylabel("DCI disentanglement of the features")
         right.grid(axis="y", alpha=0.3)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashboards.describe import common_value, short_budget
 from dashboards.figures.base import FIGURES, finished, pyplot, save, value_labels
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 RATIO, PRIMARY, SECONDARY = "data.minor_ratio", "data.fold", "data.secondary_class"
 MODES = {"test_auroc_secondary": "-", "test_auroc_primary": "--"}  # the paper: primary dashed
@@ -40,7 +40,7 @@ def relative_curves(rows: pd.DataFrame, group_by: str | None) -> dict[tuple, pd.
 
 
 @FIGURES.register("minor_mode")
-def minor_mode(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def minor_mode(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     """Draw the panels; None without the minor-mode columns (another benchmark, or no finished trial)."""
     rows = finished(frame)
     if rows.empty or not {RATIO, PRIMARY, SECONDARY, *MODES} <= set(rows.columns):

@@ -8,11 +8,11 @@ import pandas as pd
 
 from dashboards.figures.base import FIGURES, finished, pyplot, value_labels
 from dashboards.metrics import metric_label, metric_name, metric_scale
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 
 @FIGURES.register("rows")
-def rows_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def rows_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     axis, metric = study.rows_axis, study.table.metrics[0]
     values = study.labels(axis) or [None]
     ok = finished(frame)

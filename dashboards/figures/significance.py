@@ -1,6 +1,7 @@
 """The statistics under a grid table as figures: each row's paired difference to ``table.compare_to``
-with its intervals (``paired_differences``), and Demšar's critical-difference diagram of the rows'
-mean ranks (``critical_difference``). Both are drawn by default where the table has them."""
+over units (folds, seeds averaged within each) with its intervals (``paired_differences``), and
+Demšar's critical-difference diagram of the rows' mean ranks, with Nemenyi's groups only where
+Friedman's test rejects (``critical_difference``). Both are drawn by default where the table has them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,22 +11,22 @@ import pandas as pd
 from dashboards.figures.base import FIGURES, save
 from dashboards.metrics import metric_label
 from dashboards.significance import significance
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 
 @FIGURES.register("paired_differences")
-def paired_differences_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def paired_differences_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     from dashboards.stat_plots import interval_plot
 
     result = significance(study, frame)
     if result is None or not result.pooled:
         return None
-    fig = interval_plot(result.pooled, " × ".join(result.units), metric_label(result.metric, study.table.percent))
+    fig = interval_plot(result.pooled, result.unit_text, metric_label(result.metric, study.table.percent))
     return save(fig, folder, f"paired_{result.metric}_vs_{result.reference}")
 
 
 @FIGURES.register("critical_difference")
-def critical_difference_figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def critical_difference_figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     from dashboards.stat_plots import cd_diagram
 
     result = significance(study, frame)

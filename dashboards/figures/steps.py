@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashboards.describe import short_budget
 from dashboards.figures.base import FIGURES, finished, pyplot, save
-from dashboards.spec import SavedStudy
+from studyspec.schema import Study
 
 STEP_COLUMN = re.compile(r"^test_auroc_step(\d+)$")
 
@@ -49,5 +49,5 @@ def auroc_vs_steps(frame: pd.DataFrame, group_by: str | None, folder: Path, titl
 
 
 @FIGURES.register("auroc_vs_steps")
-def figure(study: SavedStudy, frame: pd.DataFrame, folder: Path) -> Path | None:
+def figure(study: Study, frame: pd.DataFrame, folder: Path) -> Path | None:
     return auroc_vs_steps(frame, study.rows_axis, folder, f"{study.name}: AUROC against training steps")

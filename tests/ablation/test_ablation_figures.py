@@ -3,24 +3,20 @@ minor-mode relative AUROC, gain over a baseline. Each writes PNG + SVG, or retur
 lack what it draws (a search run, another benchmark)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from dashboards.figures import FIGURES
-from dashboards.figures.alpha import alpha_curve, searched_optima
+from dashboards.aggregate import aggregate, main as aggregate_main
+from dashboards.figures import COMPARISONS, FIGURES, Compared, alpha
+from dashboards.figures.alpha import alpha_curve, alpha_curve_beside_searches, searched_optima
 from dashboards.figures.baseline_gain import baseline_gain, gain_table
 from dashboards.figures.minor_mode import minor_mode, relative_curves
-from dashboards.spec import SavedStudy
-from tune.study import load_study as load
-
-
-def load_study(path: str, **overlays) -> SavedStudy:
-    """A study file as a finished run saved it, which is what figures read."""
-    return load(path, **overlays).saved()
+from studyspec.schema import Study
+from tune.study import load_study
 
 BUDGET = {"data.dataset": "fashion_mnist", "model.backbone": "efficientnet_lite0", "data.image_size": 32,
           "data.n_normal": 384, "optim.epochs": 2, "optim.batch_size": 32, "data.oe_corpus": "mnist5k"}
@@ -39,30 +35,57 @@ def _alpha_rows() -> pd.DataFrame:
     return pd.DataFrame(rows + [{"status": "failed", "regularizer.alpha": 1e-2, "data.fold": 3, **BUDGET}])
 
 
-def _search_run(folder: Path) -> None:
-    """A finished search run of the same study: the best val AP is not the best test AP."""
+def _run(folder: Path, study: Study, rows: pd.DataFrame) -> Path:
+    """A run directory as a study leaves it (what aggregate reads)."""
     folder.mkdir(parents=True)
-    study = load("studies/alpha_sweep.yaml", sets=SEARCH)
     (folder / "study.yaml").write_text(study.to_yaml())
-    pd.DataFrame([
-        {"trial": "a", "status": "ok", "regularizer.alpha": 3e-3, "optim.lr": 0.05, "data.fold": 0,
-         "val_ap": 0.90, "test_ap": 0.60, **BUDGET},
-        {"trial": "b", "status": "ok", "regularizer.alpha": 0.3, "optim.lr": 0.1, "data.fold": 0,
-         "val_ap": 0.70, "test_ap": 0.95, **BUDGET},
-        {"trial": "c", "status": "stopped_early", "regularizer.alpha": 0.9, "optim.lr": 0.1, "data.fold": 0,
-         "val_ap": 0.99, **BUDGET},
-    ]).to_csv(folder / "trials.csv", index=False)
+    (folder / "run.json").write_text(json.dumps({"run_id": folder.name, "study": study.name, "started_at": 0.0}))
+    rows.assign(trial_id=[f"t{i}" for i in range(len(rows))], message="").to_csv(folder / "trials.csv", index=False)
+    return folder
 
 
-def test_alpha_curve_marks_the_trial_the_search_selects_by_validation(tmp_path: Path) -> None:
-    grid_run, frame = tmp_path / "alpha_sweep" / "grid", _alpha_rows()
-    _search_run(tmp_path / "alpha_sweep" / "search")
-    (tmp_path / "alpha_sweep" / "unrelated").mkdir()  # a run dir without files is skipped
-    (optimum,) = searched_optima(grid_run, frame)
-    assert optimum.alpha == 3e-3 and optimum.trials == 2 and optimum.same_budget  # val AP chose, not test AP
-    study = load_study("studies/alpha_sweep.yaml")
-    assert _written(alpha_curve(study, frame, grid_run / "figures"))
-    assert "alpha_curve" in study.figures and FIGURES.get("alpha_curve")
+def _search_rows() -> pd.DataFrame:
+    """A finished search of the same study: the best val AP is not the best test AP."""
+    return pd.DataFrame([
+        {"status": "ok", "regularizer.alpha": 3e-3, "optim.lr": 0.05, "data.fold": 0, "val_ap": 0.90, "test_ap": 0.60,
+         **BUDGET},
+        {"status": "ok", "regularizer.alpha": 0.3, "optim.lr": 0.1, "data.fold": 0, "val_ap": 0.70, "test_ap": 0.95,
+         **BUDGET},
+        {"status": "stopped_early", "regularizer.alpha": 0.9, "optim.lr": 0.1, "data.fold": 0, "val_ap": 0.99, **BUDGET},
+    ])
+
+
+def test_alpha_curve_marks_the_trial_each_named_search_selects_by_validation(tmp_path: Path) -> None:
+    frame, grid = _alpha_rows(), load_study("studies/alpha_sweep.yaml")
+    named = [Compared("search", load_study("studies/alpha_sweep.yaml", sets=SEARCH), _search_rows()),
+             Compared("grid", grid, frame)]  # a run that searched nothing marks nothing
+    (optimum,) = searched_optima(named, frame)
+    assert optimum.run_id == "search" and optimum.alpha == 3e-3 and optimum.trials == 2 and optimum.same_budget
+    assert _written(alpha_curve_beside_searches(grid, frame, tmp_path / "figures", named))
+    assert _written(alpha_curve(grid, frame, tmp_path / "alone"))
+    assert "alpha_curve" in grid.figures and FIGURES.get("alpha_curve") and COMPARISONS.get("alpha_curve")
+
+
+def test_aggregate_compares_the_runs_it_is_given_and_no_other(tmp_path: Path, monkeypatch) -> None:
+    """A figure reads only its run's files and the runs named on the command line: a search run lying
+    beside the grid run is not looked at unless named."""
+    labels = {"arm": "adib", "seed": 0}  # the grid's other axes
+    grid = _run(tmp_path / "alpha_sweep" / "grid", load_study("studies/alpha_sweep.yaml"), _alpha_rows().assign(**labels))
+    search = _run(tmp_path / "alpha_sweep" / "search", load_study("studies/alpha_sweep.yaml", sets=SEARCH),
+                  _search_rows().assign(**labels))
+    seen: list[list[str]] = []
+    original = alpha.searched_optima
+    monkeypatch.setattr(alpha, "searched_optima", lambda runs, frame: seen.append([r.run_id for r in runs])
+                        or original(runs, frame))
+    aggregate(grid)
+    assert seen == []  # alone: the plain figure
+    aggregate(grid, compare=[search])
+    assert seen == [["search"]] and _written(grid / "figures" / "test_ap_vs_alpha.png")
+
+
+def test_aggregate_of_a_missing_run_says_so_and_exits_2(tmp_path: Path, capsys) -> None:
+    assert aggregate_main([str(tmp_path / "missing")]) == 2
+    assert "not a study run" in capsys.readouterr().err
 
 
 def test_alpha_curve_is_not_drawn_for_a_search_run_or_rows_without_alpha(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboards.spec import value_label
 from dashboards.tables import grid_table, shown
+from studyspec.schema import Study, value_label
 from tune.grid import expand, point_key
-from tune.study import Study, StudyError, _validate
+from tune.study import StudyError, _validate
 
 PAIRS = [{"fold": 7, "secondary_class": 9}, {"fold": 0, "secondary_class": 6}]
 
@@ -53,14 +53,14 @@ def test_gain_rows_subtract_the_baseline_row_per_column_and_for_the_paper() -> N
              ("adib", "mnist5k"): [0.85, 0.95], ("adib", "smooth_noise"): [0.75, 0.85]}
     frame = pd.DataFrame([{"status": "ok", "arm": arm, "data.oe_corpus": corpus, "data.fold": fold, "test_auroc": v}
                           for (arm, corpus), values in auroc.items() for fold, v in enumerate(values)])
-    table, notes = grid_table(study.saved(), frame)
+    table, notes = grid_table(study, frame)
     gain = table[table["arm"] == "adib - hsc"].iloc[0]
     assert gain["oe_corpus mnist5k"] == pytest.approx(5.0) and gain["oe_corpus smooth_noise"] == pytest.approx(15.0)
     assert gain["test_auroc_mean"] == pytest.approx(10.0) and pd.isna(gain["test_auroc_std"])
     assert gain["paper SVHN"] == pytest.approx(9.6) and gain["n"] == 4
     assert list(table["arm"]) == ["hsc", "adib", "adib - hsc"]
     assert any("gain over hsc" in note.text for note in notes)
-    header, cells = shown(study.saved(), table)
+    header, cells = shown(study, table)
     assert cells[2][header.index("test AUROC (%)")] == "10.0"
 
 

@@ -34,7 +34,7 @@ def test_alpha_search_variant_searches_alpha_and_lr_on_held_out_classes() -> Non
     (point,) = expand(study)
     cfg = TrialConfig.model_validate(point.config)
     assert cfg.data.val_protocol == "class_holdout" and study.metric == "val_ap" and study.scheduler.name == "asha"
-    assert resolve_space(study, cfg) == {"regularizer.alpha": {"type": "loguniform", "low": 1e-5, "high": 1.0},
+    assert resolve_space(study, [point]) == {"regularizer.alpha": {"type": "loguniform", "low": 1e-5, "high": 1.0},
                                          "optim.lr": {"type": "loguniform", "low": 0.003, "high": 0.3}}
 
 

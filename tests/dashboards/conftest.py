@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import pytest
 
 from servers import ROOT
-from tune.local_cluster import session_pids, wait_for
+from testing.processes import session_pids, wait_for
 
 ARMS = "[a1,a7]"
 

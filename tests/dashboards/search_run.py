@@ -1,13 +1,14 @@
 """Write the files a search run leaves that `dashboards/serve.py optuna` reads, in a folder:
 
-    python tests/dashboards/search_run.py FOLDER '{"TRIAL_ID": [VAL_AP_EPOCH_1, VAL_AP_FINAL], ...}'
+    python tests/dashboards/search_run.py FOLDER '{"TUNE_TRIAL_ID": [VAL_AP_EPOCH_1, VAL_AP_FINAL], ...}'
 
 prints FOLDER/adib_search/20990101-000000.
 
-The searcher is the study runner's own (tune.tuner.searcher), told two trials and saved as Tune
-saves it (tune/searcher-state-<session>.pkl): seconds, where a search would take a minute. It runs
-as its own process because importing Ray fixes the process's Ray auth mode before the study
-runner sets it, which would break studies run later inside the test process.
+The searcher is the study runner's own (tune.tuner.searcher: its Optuna study on optuna.db in the run
+directory), told the trials in the given order as Tune tells it, each trial's row written as a worker
+writes it: seconds, where a search would take a minute. It runs as its own process because importing
+Ray fixes the process's Ray auth mode before the study runner sets it, which would break studies run
+later inside the test process.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-from adcore.config import TrialConfig  # noqa: E402
-from tune import tuner  # noqa: E402
-from tune.grid import expand  # noqa: E402
-from tune.space import resolve_space  # noqa: E402
-from tune.study import load_study  # noqa: E402
+from studyspec.layout import OPTUNA_DB
+from tune import tuner
+from tune.grid import expand
+from tune.resume import remaining
+from tune.results import RunDir
+from tune.space import resolve_space
+from tune.study import load_study
 
 RUN_ID = "20990101-000000"
 
@@ -33,23 +35,25 @@ def search_run(folder: Path, reports: dict[str, list[float]]) -> Path:
     """<folder>/adib_search/<run-id> with the files of a search whose trials reported ``reports``."""
     study = load_study(ROOT / "studies" / "adib_search.yaml", smoke=True)
     points = expand(study)
-    searcher = tuner.searcher(study)
-    space = resolve_space(study, TrialConfig.model_validate(points[0].config))
-    searcher.set_search_properties(study.metric, study.mode, tuner.param_space(study, points, space))
-    run = folder / "adib_search" / RUN_ID
-    (run / "tune").mkdir(parents=True)
+    run = RunDir(folder / "adib_search" / RUN_ID)
+    run.path.mkdir(parents=True)
+    searcher = tuner.searcher(study, remaining(study, points, None), resolve_space(study, points), run,
+                              f"sqlite:///{run.path / OPTUNA_DB}")
     rows = []
-    for trial_id, (first, final) in reports.items():
-        searched = searcher.suggest(trial_id)["search"]
-        searcher.on_trial_result(trial_id, {study.metric: first, "training_iteration": 1})
-        searcher.on_trial_complete(trial_id, {study.metric: final})
-        rows.append({"trial": f"a7-fold0-seed0_{trial_id}", "trial_id": trial_id, "status": "ok",
-                     study.metric: final, **searched})
-    searcher.save(str(run / "tune" / "searcher-state-2099-01-01_00-00-00.pkl"))
-    (run / "study.yaml").write_text(study.to_yaml())
-    (run / "run.json").write_text(json.dumps({"run_id": run.name, "study": study.name, "started_at": 0.0}))
-    pd.DataFrame(rows).to_csv(run / "trials.csv", index=False)
-    return run
+    for tune_id, (first, final) in reports.items():
+        config = searcher.suggest(tune_id)
+        searcher.on_trial_result(tune_id, {study.selection_metric: first, "epoch": 1})
+        row = {"trial_id": config["trial_id"], "status": "ok", "message": "", study.selection_metric: final,
+               **config["search"]}
+        run.write_row(row)  # as the worker does, before Tune hears the trial has ended
+        searcher.on_trial_complete(tune_id, {study.selection_metric: final})
+        rows.append(row)
+    (run.path / "study.yaml").write_text(study.to_yaml())
+    (run.path / "run.json").write_text(json.dumps({"run_id": RUN_ID, "study": study.name, "started_at": 0.0,
+                                                   "optuna": {"storage": OPTUNA_DB,
+                                                              "study": f"{study.name}/{RUN_ID}"}}))
+    pd.DataFrame(rows).to_csv(run.trials_csv, index=False)
+    return run.path
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Helpers for the dashboard tests' servers: HTTP on loopback, waiting until a server answers, and
-which address a port listens on (free ports, bounded waits and process sessions: tune/local_cluster.py)."""
+which address a port listens on (free ports, bounded waits and process sessions: testing/processes.py)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tune.local_cluster import wait_for
+from testing.processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

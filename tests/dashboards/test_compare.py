@@ -40,11 +40,12 @@ def _gpu_copy(run: Path, folder: Path) -> Path:
     return copy
 
 
+@pytest.mark.browser
 def test_compare_shows_every_cell_its_difference_and_each_budget(smoke_run: Path, artifacts: Path,
                                                                   tmp_path: Path) -> None:
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("no chromium on this machine: `make setup` installs Debian's chromium")
+        pytest.skip("no chromium on this machine: `make setup-test` installs Debian's chromium")
     other = _gpu_copy(smoke_run, tmp_path)
     out = tmp_path / "compare.html"
     done = subprocess.run([sys.executable, "dashboards/compare.py", str(smoke_run), str(smoke_run), str(other),

@@ -10,7 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from servers import http, listening_addresses, wait_until_serving
-from tune.local_cluster import free_port
+from testing.processes import free_port
 
 
 def test_mlflow_ui_serves_parent_and_child_runs_on_loopback(smoke_run: Path, serve: Callable) -> None:
@@ -32,7 +32,7 @@ def test_mlflow_ui_serves_parent_and_child_runs_on_loopback(smoke_run: Path, ser
     assert parents[0]["info"]["status"] == "FINISHED"
 
     trials = pd.read_csv(smoke_run / "trials.csv")
-    assert sorted(run["info"]["run_name"] for run in children) == sorted(trials["trial"])
+    assert sorted(run["info"]["run_name"] for run in children) == sorted(trials["trial_id"])
     for child in children:
         params = {p["key"]: p["value"] for p in child["data"]["params"]}
         assert params["arm"] in ("a1", "a7") and params["data.fold"] == "0" and params["optim.epochs"] == "2"

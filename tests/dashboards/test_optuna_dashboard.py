@@ -1,5 +1,5 @@
-"""`dashboards/serve.py optuna` on a search run: the Optuna study that Tune checkpointed for the
-run's searcher is exported to <run>/optuna.db and served by optuna-dashboard on 127.0.0.1."""
+"""`dashboards/serve.py optuna` on a search run: the Optuna study the driver's searcher keeps on its
+storage (<run>/optuna.db by default) is served by optuna-dashboard on 127.0.0.1."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ from typing import Callable
 import pandas as pd
 
 from servers import ROOT, http, listening_addresses, wait_until_serving
-from tune.local_cluster import free_port
+from testing.processes import free_port
 
-REPORTS = {"aaaa0001": [0.50, 0.60], "aaaa0002": [0.70, 0.40]}  # trial id: val_ap after epoch 1, final
+REPORTS = {"aaaa0001": [0.50, 0.60], "aaaa0002": [0.70, 0.40]}  # Tune's trial id: val_ap after epoch 1, final
 
 
 def test_optuna_dashboard_serves_the_search_of_a_run(tmp_path: Path, serve: Callable) -> None:
@@ -30,11 +30,12 @@ def test_optuna_dashboard_serves_the_search_of_a_run(tmp_path: Path, serve: Call
     studies = http(f"http://127.0.0.1:{port}/api/studies")["study_summaries"]
     assert [study["study_name"] for study in studies] == ["adib_search/20990101-000000"]
     trials = http(f"http://127.0.0.1:{port}/api/studies/{studies[0]['study_id']}")["trials"]
-    rows = pd.read_csv(run / "trials.csv").set_index("trial")
+    rows = pd.read_csv(run / "trials.csv").set_index("trial_id")
     assert len(trials) == len(REPORTS)
-    for trial in trials:
-        name = {attr["key"]: attr["value"] for attr in trial["user_attrs"]}["trial"]
-        first, final = REPORTS[name.split("_")[-1]]
+    for trial in trials:  # numbered in the order the searcher proposed them
+        attrs = {attr["key"]: attr["value"] for attr in trial["user_attrs"]}
+        first, final = list(REPORTS.values())[trial["number"]]
         assert trial["values"] == [final] and [v["value"] for v in trial["intermediate_values"]] == [first]
+        assert attrs["status"] == "ok" and attrs["trial_id"] in rows.index
         params = {p["name"]: float(p["param_external_value"]) for p in trial["params"]}
-        assert params == {key: rows.loc[name, key] for key in ("regularizer.alpha", "optim.lr")}
+        assert params == {key: rows.loc[attrs["trial_id"], key] for key in ("regularizer.alpha", "optim.lr")}

@@ -46,10 +46,11 @@ SORT = """(() => {
 })()"""
 
 
+@pytest.mark.browser
 def test_report_renders_offline_in_headless_chromium(smoke_run: Path, artifacts: Path, tmp_path: Path) -> None:
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("no chromium on this machine: `make setup` installs Debian's chromium")
+        pytest.skip("no chromium on this machine: `make setup-test` installs Debian's chromium")
     report = smoke_run / "report.html"
     assert report.exists(), "run_study.py writes the report at the end of the study"
     built = subprocess.run([sys.executable, "dashboards/report.py", str(smoke_run)], cwd=ROOT, capture_output=True,
@@ -79,9 +80,9 @@ def test_report_renders_offline_in_headless_chromium(smoke_run: Path, artifacts:
     alts = [image["alt"] for image in page["images"]]
     assert all(f"{stem}.svg" in alts for stem in figures) and "learning curves" in alts
     assert all(image["loaded"] for image in page["images"]), page["images"]
-    assert sorted(page["trials"]) == sorted(trials["trial"]) and {"node", "queued (s)"} <= set(page["trialHeader"])
+    assert sorted(page["trials"]) == sorted(trials["trial_id"]) and {"node", "queued (s)"} <= set(page["trialHeader"])
     assert shown_a7 == (trials["arm"] == "a7").sum()
-    assert sorted_desc == sorted(trials["trial"], reverse=True)
+    assert sorted_desc == sorted(trials["trial_id"], reverse=True)
     assert "python tune/run_study.py studies/ablation_table4.yaml --smoke" in page["provenance"]
     assert trials["git_commit"].iloc[0] in page["provenance"]
     assert report.as_uri() in requests

@@ -1,5 +1,6 @@
-"""dashboards/stat_tests.py against scipy and hand-computed values, and its figures drawn on a
-realistic table (7 arms × 5 folds × 2 seeds)."""
+"""dashboards/stat_tests.py against scipy and hand-computed values, its figures drawn on a realistic
+table (7 arms × 5 folds × 2 seeds), and the table's `*` under simulated nulls with a fold effect: over
+folds (seeds nested) and corrected for the rows compared, it marks about the 5 % it promises."""
 from __future__ import annotations
 
 import math
@@ -11,11 +12,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dashboards.stat_tests import (NOT_REACHED, friedman, holm, nemenyi_q, paired_differences, seeds_needed,
+from dashboards.significance import significance
+from dashboards.stat_tests import (NOT_REACHED, folds_needed, friedman, holm, nemenyi_q, paired_differences,
                                    units_needed)
 from dashboards.stat_plots import cd_diagram, interval_plot
+from studyspec.schema import Study
 
-UNITS = ["data.fold", "seed"]
+UNITS = ["data.fold", "seed"]  # every (fold, seed) a unit of its own: the arithmetic against scipy
 KEYS = [(fold, seed) for fold in range(5) for seed in range(2)]  # the order pivot sorts units in
 BASE = np.array([0.81, 0.79, 0.84, 0.86, 0.77, 0.80, 0.90, 0.88, 0.83, 0.85])  # arm a, per unit
 DIFF = {"b": np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.03, 0.05, 0.01, 0.02, 0.03]),  # clearly above a
@@ -112,8 +115,9 @@ def test_degenerate_differences_say_why() -> None:
     assert zero.p_wilcoxon == 1.0 and zero.mean == 0.0 and not zero.resolved
     few = _frame({"a": BASE[:4], "b": BASE[:4] + DIFF["b"][:4]})
     (four,) = paired_differences(few, "arm", "a", "test_ap", UNITS)
-    assert four.p_wilcoxon == pytest.approx(0.125)  # all four signs alike: 2 / 2**4, the floor
-    assert "exact p cannot go below 0.125" in four.note
+    assert math.isnan(four.p_wilcoxon) and math.isnan(four.p_holm)  # 2 / 2**4 is its floor: a test that cannot succeed
+    assert "exact signed-rank p cannot go below 0.125, so no rank test is given" in four.note
+    assert four.resolved and four.boot_low > 0  # the intervals still carry the comparison
 
 
 def _ranked() -> pd.DataFrame:
@@ -168,7 +172,17 @@ def test_units_needed_small_case_by_noncentral_t() -> None:
     assert n == 10  # R: power.t.test(delta = 1, sd = 1, power = 0.8, type = "paired") gives 9.94 pairs
     assert _power(n, 1.0, 1.0) >= 0.8 > _power(n - 1, 1.0, 1.0)
     assert units_needed(1.0, -1.0) == n  # two-sided
-    assert seeds_needed(1.0, 1.0, units_per_seed=5) == 2 and seeds_needed(1.0, 1.0, units_per_seed=3) == 4
+
+
+def test_folds_needed_splits_the_spread_into_fold_and_seed_parts() -> None:
+    # a fold's mean over s seeds varies by between + within / s: 0.5 + 0.5 / 1 = 1, as units_needed(1, 1)
+    assert folds_needed(0.5, 0.5, 1, 1.0) == units_needed(1.0, 1.0) == 10
+    assert folds_needed(0.5, 0.5, 4, 1.0) == units_needed(math.sqrt(0.5 + 0.5 / 4), 1.0)
+    assert folds_needed(0.5, 0.5, 1000, 1.0) >= folds_needed(0.5, 0.0, 1, 1.0)  # seeds never remove the fold part
+    assert folds_needed(0.0, 0.0, 1, 1.0) == 3  # no spread at all: still the fewest units a mark rests on
+    assert folds_needed(0.5, 0.5, 2, 0.0) == NOT_REACHED
+    with pytest.raises(ValueError):
+        folds_needed(0.5, 0.5, 0, 1.0)
 
 
 def test_units_needed_near_the_normal_approximation_and_monotone() -> None:
@@ -180,7 +194,6 @@ def test_units_needed_near_the_normal_approximation_and_monotone() -> None:
     assert by_delta == sorted(by_delta, reverse=True) and len(set(by_delta)) == len(by_delta)
     assert by_sd == sorted(by_sd) and len(set(by_sd)) == len(by_sd)
     assert units_needed(sd, 0.0) == NOT_REACHED == units_needed(sd, 1e-5)
-    assert seeds_needed(sd, 0.0, units_per_seed=5) == NOT_REACHED
     with pytest.raises(ValueError):
         units_needed(-1.0, 0.1)
 
@@ -224,3 +237,94 @@ def test_cd_diagram_draws_each_row(tmp_path: Path) -> None:
     assert "Friedman p" in fig.get_suptitle() and result.groups
     fig.savefig(tmp_path / "cd.png")
     assert matplotlib.image.imread(tmp_path / "cd.png").shape[0] > 100
+
+
+# --- folds as units, seeds nested ---------------------------------------------------------------------
+
+def test_seeds_are_averaged_within_a_fold_and_the_folds_are_the_units() -> None:
+    frame = _known()
+    frame.loc[_row(frame, "b", 3, 0), "status"] = "failed"  # fold 3 keeps b's seed 1
+    c, b = paired_differences(frame, "arm", "a", "test_ap", ["data.fold"], nested=["seed"])
+    per_fold = DIFF["b"].reshape(5, 2).mean(axis=1)
+    per_fold[3] = DIFF["b"][KEYS.index((3, 1))]
+    assert (b.n, b.n_matched, b.dropped) == (5, 9, ("data.fold=3, seed=0",)) and b.seeds == pytest.approx(1.8)
+    assert b.mean == pytest.approx(per_fold.mean(), abs=1e-12) and b.std == pytest.approx(per_fold.std(ddof=1))
+    t_test = stats.ttest_1samp(per_fold, 0.0)
+    assert (b.t_low, b.t_high) == pytest.approx(tuple(t_test.confidence_interval(0.95)), abs=1e-12)
+    # within: the seeds' pooled variance about their fold's mean (4 folds with two seeds: 4 degrees of freedom)
+    pairs = np.delete(DIFF["b"].reshape(5, 2), 3, axis=0)
+    within = ((pairs - pairs.mean(axis=1, keepdims=True)) ** 2).sum() / 4
+    assert b.within == pytest.approx(within)
+    assert b.between == pytest.approx(max(0.0, per_fold.var(ddof=1) - within * np.mean([0.5] * 4 + [1.0])))
+    assert math.isnan(b.p_wilcoxon) and "cannot go below 0.0625" in b.note  # 5 folds: no rank test
+    assert c.n == 5 and c.mean == pytest.approx(DIFF["c"].reshape(5, 2).mean(axis=1).mean(), abs=1e-12)
+
+
+def test_the_marked_intervals_are_widened_for_the_rows_compared() -> None:
+    out = paired_differences(_realistic(), "arm", "a1", "test_ap", ["data.fold"], nested=["seed"])
+    assert len(out) == 6 and all(d.marked_confidence == pytest.approx(1 - 0.05 / 6) for d in out)
+    for d in out:
+        half = stats.t.ppf(1 - 0.05 / 12, d.n - 1) * d.std / math.sqrt(d.n)
+        assert (d.marked_t_low, d.marked_t_high) == pytest.approx((d.mean - half, d.mean + half))
+        assert d.marked_boot_low <= d.boot_low and d.boot_high <= d.marked_boot_high
+        excluded = [low > 0 or high < 0 for low, high in ((d.marked_boot_low, d.marked_boot_high),
+                                                          (d.marked_t_low, d.marked_t_high))]
+        assert d.resolved == all(excluded)  # 5 folds: no Holm p to agree with, and every row has spread
+    assert any(d.boot_low > 0 and not d.resolved for d in out)  # 95 % on its own, not for the 6 rows together
+
+
+def test_a_difference_without_spread_or_with_fewer_than_3_units_is_never_marked() -> None:
+    two = _frame({"a": BASE[:2], "b": BASE[:2] + 0.01})  # n = 2, identical differences: Wilcoxon p = 0.5 before
+    (d,) = paired_differences(two, "arm", "a", "test_ap", UNITS)
+    assert d.n == 2 and not d.resolved and "no spread" in d.note and "at least 3" in d.note
+    same = _frame({"a": BASE, "b": BASE + 0.01})  # 10 units, each exactly one point up
+    (d,) = paired_differences(same, "arm", "a", "test_ap", UNITS)
+    assert d.n == 10 and d.std == pytest.approx(0.0, abs=1e-12) and not d.resolved and "no spread" in d.note
+    spread = _frame({"a": BASE[:2], "b": BASE[:2] + np.array([0.01, 0.03])})
+    assert not paired_differences(spread, "arm", "a", "test_ap", UNITS)[0].resolved  # n = 2 < 3
+
+
+def _null_studies(arms: list[str], studies: int, seed: int) -> list[pd.DataFrame]:
+    """Trials of ``arms`` × 5 folds × 2 seeds with no true difference between arms but a fold effect: each
+    (arm, fold) draws its own shift (sd 2 points), which both seeds of the fold share (noise sd 1 point)."""
+    rng = np.random.default_rng(seed)
+    keys = pd.MultiIndex.from_product([arms, range(5), range(2)], names=["arm", "data.fold", "seed"])
+    keys = keys.to_frame(index=False)
+    frames = []
+    for _ in range(studies):
+        fold = rng.normal(0, 0.03, (1, 5, 1)) + rng.normal(0, 0.02, (len(arms), 5, 1))  # shared + per arm
+        frames.append(keys.assign(status="ok", test_ap=(0.8 + fold + rng.normal(0, 0.01, (len(arms), 5, 2))).ravel()))
+    return frames
+
+
+def _null_study(arms: list[str]) -> Study:
+    return Study.model_validate({"name": "null", "grid": {"arm": arms, "data.fold": list(range(5)), "seed": [0, 1]},
+                                 "table": {"rows": "arm", "metrics": ["test_ap"], "compare_to": arms[0]}})
+
+
+def test_a_null_with_a_fold_effect_marks_one_row_in_at_most_6_percent_of_400_studies() -> None:
+    """Counting the 10 (fold, seed) pairs as independent units marked 18.5 % of these studies."""
+    study = _null_study(["a", "b"])
+    marked = [significance(study, frame).pooled[0].resolved for frame in _null_studies(["a", "b"], 400, seed=0)]
+    assert np.mean(marked) <= 0.06, np.mean(marked)
+
+
+def test_a_null_with_6_rows_marks_any_row_in_at_most_6_percent_of_400_studies() -> None:
+    """Over (fold, seed) pairs, each row on its own 95 % intervals: at least one of 6 rows in 57 % of these studies."""
+    arms = ["a", "b", "c", "d", "e", "f", "g"]
+    study = _null_study(arms)
+    marked = [any(d.resolved for d in significance(study, frame).pooled) for frame in _null_studies(arms, 400, seed=1)]
+    assert np.mean(marked) <= 0.06, np.mean(marked)
+
+
+def test_nemenyi_groups_only_where_friedman_rejects(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    noise = pd.DataFrame([{"arm": arm, "data.fold": f, "seed": 0, "status": "ok", "test_ap": rng.normal(0.8, 0.01)}
+                          for arm in ("x", "y", "z") for f in range(6)])
+    result = friedman(noise, "arm", "test_ap", ["data.fold"])
+    assert result.p >= 0.05 and result.groups == () and result.differing == () and math.isfinite(result.cd)
+    fig = cd_diagram(result, "test AP")
+    thick = [line for line in fig.axes[0].collections if max(line.get_linewidths(), default=0) >= 3]
+    assert not thick and "no groups drawn" in fig.get_suptitle()
+    few = friedman(noise[noise["data.fold"] < 2], "arm", "test_ap", ["data.fold"])  # 2 folds, 3 rows: p ≥ 0.135
+    assert math.isnan(few.p) and "cannot go below 0.135" in few.note and few.groups == ()

@@ -1,5 +1,6 @@
 """The check a driver runs before Ray starts (adcore.data.check): from file listings and class counts
-alone it refuses what make_benchmark would refuse, with the key to change, and passes what it builds."""
+alone it refuses what make_benchmark would refuse, with the key to change, and passes what it builds
+(exactly, at the limit of every class protocol's budget: tests/data/test_protocol_contract.py)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from adcore.data import make_benchmark
 from adcore.data.check import check_data
 from adcore.data.config import DataConfig
 from adcore.data.sources import DataConfigError
@@ -54,25 +54,6 @@ def test_what_the_data_cannot_give_is_refused_with_its_key(flowers: dict, data: 
     error = refused(**data)
     assert error.key == key
     assert re.search(words, error.message), error.message
-
-
-@pytest.mark.parametrize(("benchmark", "extra", "limit"), [
-    ("one_vs_rest", {}, 12),  # 16 training daisies (4 drawn for the test) - 4 validation normals
-    ("leave_one_out", {}, 28),
-    ("leave_one_out", {"val_protocol": "class_holdout"}, 12),  # one normal class left, one held out
-    ("minor_mode", {"secondary_class": 2, "minor_ratio": 1.0}, 24),  # 12 + 4 daisies, 12 tulips; at 25: 13 + 4
-])
-def test_the_check_passes_exactly_what_make_benchmark_builds(flowers: dict, tmp_path: Path, benchmark: str,
-                                                             extra: dict, limit: int) -> None:
-    cfg = {**SMALL, "dataset": flowers, "benchmark": benchmark, "fold": 0, **extra}
-    del cfg["n_normal"]
-    check_data(DataConfig(**cfg, n_normal=limit))
-    bench = make_benchmark(DataConfig(**cfg, n_normal=limit), 0, tmp_path / "cache")
-    assert bench.info["n_train_normal"] == limit
-    with pytest.raises(DataConfigError, match="data.n_normal"):
-        check_data(DataConfig(**cfg, n_normal=limit + 1))
-    with pytest.raises(ValueError, match="only .* are available"):  # what the trial would have met
-        make_benchmark(DataConfig(**cfg, n_normal=limit + 1), 0, tmp_path / "cache")
 
 
 def test_built_in_single_split_sources_pass_with_their_test_split_drawn() -> None:

@@ -11,10 +11,11 @@ import torch
 from pydantic import ValidationError
 
 from adcore import build_config, run_trial
-from adcore.data.benchmarks import make_benchmark
-from adcore.data.benchmarks.factors import draw
 from adcore.data.config import DataConfig
-from adcore.data.factors import FACTOR_NAMES, FACTORS, count, factor_source, flat_index, select
+from adcore.data.factors import FACTOR_NAMES, FACTORS, count, flat_index, select
+from adcore.data.protocols import checked, make_benchmark
+from adcore.data.protocols.factors import draw
+from adcore.data.sources import factor_source
 from adcore.data.transforms import resize_images
 from adcore.row import empty_row
 
@@ -30,7 +31,7 @@ FIGURE_2 = {"normal": {"object_shape": "cone", "object_color": ["red", "blue"]},
 def data_config(factors: dict[str, Any], **data: Any) -> DataConfig:
     defaults = {"dataset": "scenes", "oe_corpus": "scenes", "benchmark": "factors", "val_protocol": "oe_factor_holdout",
                 "n_normal": 200, "n_oe": 300, "n_val": 40, "n_test": 100, "image_size": 16}
-    return DataConfig(**{**defaults, **data}, factors=factors)
+    return checked(DataConfig(**{**defaults, **data}, factors=factors))
 
 
 def allows(codes: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
@@ -67,6 +68,35 @@ def test_each_intervention_keeps_anomalies_out_of_oe_and_validation_and_normals_
         assert not allows(parts.oe, {"object_shape": "hexagonal"}).any()
     oe_colours = set(parts.oe[:, 0].tolist())
     assert {FACTORS["object_color"].index(c) for c in ("white", "green", "brown", "olive")} <= oe_colours
+
+
+@pytest.mark.parametrize("factors", [
+    *(pytest.param({"normal": RED_CONE, "intervention": intervention, "val": {"object_shape": "hexagonal"}},
+                   id=show(intervention)) for intervention in INTERVENTIONS),
+    pytest.param({"normal": RED_CONE, "intervention": {"object_color": "blue"}, "oe": {"object_size": "small"},
+                  "val": {"object_shape": "hexagonal"}}, id="object_color=blue,oe=small"),
+    pytest.param({**FIGURE_2, "normal": {"object_shape": "cone", "object_color": ["red"]}}, id="figure_2_red"),
+    pytest.param(FIGURE_2, id="figure_2_red_blue"),
+])
+def test_no_oe_or_validation_image_shows_an_intervened_value(factors: dict[str, Any]) -> None:
+    """Paper 000 §5.1: SAD "has never seen a blue example". Not only the anomalous tuple stays out of the OE
+    and of validation but every image with a value the intervention gives and the normal images lack: no blue
+    object under colour -> blue, no cube under shape -> cube, no large object under size -> large."""
+    parts = draw(data_config(factors), seed=2)
+    normal = {name: value if isinstance(value, list) else [value] for name, value in factors["normal"].items()}
+    for name, values in factors["intervention"].items():
+        new = [v for v in (values if isinstance(values, list) else [values]) if v not in normal.get(name, [])]
+        assert new, name
+        codes = [FACTORS[name].index(v) for v in new]
+        for part in ("oe", "val_anomaly"):
+            shown = getattr(parts, part)[:, FACTOR_NAMES.index(name)]
+            assert len(shown) and not np.isin(shown, codes).any(), (part, name, new)
+
+
+def test_an_oe_filter_left_with_only_intervened_values_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"allows no OE image once the intervened values object_color \['blue'\]"):
+        data_config({"normal": RED_CONE, "intervention": {"object_color": "blue"}, "oe": {"object_color": "blue"},
+                     "val": {"object_shape": "hexagonal"}})
 
 
 def test_figure_2_keeps_the_oe_to_other_shapes_in_the_normal_colours() -> None:
@@ -140,11 +170,11 @@ def test_check_refuses_what_a_trial_could_not_run(factors: dict[str, Any], data:
 
 def test_other_benchmarks_refuse_factor_fields_and_factors_needs_them() -> None:
     with pytest.raises(ValidationError, match="only benchmark factors reads"):
-        DataConfig(factors={"normal": RED_CONE, "intervention": {"object_color": "blue"}})
+        checked(DataConfig(factors={"normal": RED_CONE, "intervention": {"object_color": "blue"}}))
     with pytest.raises(ValidationError, match="benchmark factors needs data.factors"):
-        DataConfig(dataset="scenes", oe_corpus="scenes", benchmark="factors")
+        checked(DataConfig(dataset="scenes", oe_corpus="scenes", benchmark="factors"))
     with pytest.raises(ValidationError, match="oe_factor_holdout does not fit benchmark leave_one_out"):
-        DataConfig(val_protocol="oe_factor_holdout")
+        checked(DataConfig(val_protocol="oe_factor_holdout"))
 
 
 def test_counting_equals_enumerating() -> None:
@@ -165,7 +195,8 @@ def test_a_factor_trial_reports_dci_of_its_features(tiny_budget: dict[str, Any])
     cfg = build_config(tiny_budget, {"method": {"name": "dsvdd"}})
     row = run_trial(cfg)
     assert row["status"] == "ok", row["message"]
-    scores = [row[f"test_dci_{name}"] for name in ("disentanglement", "completeness", "informativeness")]
+    scores = [row[f"test_dci_{name}{kind}"] for name in ("disentanglement", "completeness", "informativeness")
+              for kind in ("", "_random")]  # the trained features' scores, and a random code's beside them
     assert all(0.0 <= value <= 1.0 for value in scores) and 0.0 <= row["test_auroc"] <= 1.0
     assert set(empty_row(cfg, "ok")) == set(row)  # the DCI keys are fixed keys of a factors row
     without = build_config(cfg.model_dump(), {"data": {"factors": {"dci_samples": 0}}})

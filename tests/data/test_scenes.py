@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from adcore.context import default_cache_dir
-from adcore.data.factors import (FACTOR_NAMES, FACTOR_SOURCES, NUM_IMAGES, SIZES, check_codes, codes_of,
-                                 factor_source, flat_index, select)
-from adcore.data.sources import DataNotFoundError
+from adcore.cache import default_cache_dir
+from adcore.data.factors import FACTOR_NAMES, NUM_IMAGES, SIZES, check_codes, codes_of, flat_index, select
+from adcore.data.sources import DataNotFoundError, factor_source, factor_sources
 from adcore.data.sources import scenes as sc
 from adcore.data.sources.base import DATA_ROOT_ENV
 from adcore.data.sources.mpi3d import MPI3D
@@ -95,7 +94,7 @@ def test_select_rejects_unknown_names_with_the_valid_ones() -> None:
 
 
 def test_registry_holds_the_scenes_and_every_mpi3d_variant() -> None:
-    assert {"scenes", "mpi3d_toy", "mpi3d_realistic", "mpi3d_real"} <= set(FACTOR_SOURCES.names())
+    assert {"scenes", "mpi3d_toy", "mpi3d_realistic", "mpi3d_real"} <= set(factor_sources().names())
     with pytest.raises(UnknownNameError, match="valid factor sources: mpi3d_real, mpi3d_realistic"):
         factor_source("mpi3d")
 

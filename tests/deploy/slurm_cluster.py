@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tune.local_cluster import free_port, wait_for
+from testing.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docker" / "slurm" / "adstudy.sbatch"

@@ -19,7 +19,7 @@ import yaml
 
 from benchmarks.chaos import BUDGET, from_scratch, observe, on_disk, rows_lost
 from slurm_cluster import ENDED, ROOT, SCRIPT, SlurmCluster, job_env
-from tune.local_cluster import wait_for
+from testing.processes import wait_for
 from tune.results import RunDir
 from tune.trial_store import TRIALS_DIR, TrialStore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adcore import build_config, run_trial
+from adcore import run_trial
 from adcore.methods import METHODS
 from adcore.train import CHECKPOINT_FILE
 
@@ -17,12 +17,9 @@ SCORES = ("val_ap", "val_auroc", "test_ap", "test_auroc")
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_builds_trains_checkpoints_resumes_and_scores(name: str, tiny_budget, tmp_path: Path,
+def test_builds_trains_checkpoints_resumes_and_scores(name: str, trained, tmp_path: Path,
                                                       interrupt_after_first_epoch) -> None:
-    tiny_budget["data"].update(n_normal=16, n_oe=16, n_val=4, n_test=64)
-    tiny_budget["optim"]["batch_size"] = 8  # two steps an epoch
-    cfg = build_config(tiny_budget, {"method": {"name": name}})
-    uninterrupted = run_trial(cfg)
+    cfg, uninterrupted = trained(name).cfg, trained(name).row  # one step an epoch (tests/methods/conftest.py)
     assert uninterrupted["status"] == "ok", uninterrupted["message"]
     assert all(math.isfinite(uninterrupted[key]) for key in SCORES)
     method = METHODS.get(name)

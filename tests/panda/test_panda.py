@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from adcore import build_config, run_trial
 from adcore.config import deep_merge
-from adcore.methods import build_method
+from adcore.methods import METHODS, build_method
+from adcore.methods.staged import StagedParams
 from adcore.models import BACKBONES, create_backbone
 from adcore.presets import preset
 from adcore.train import fit
@@ -86,11 +88,11 @@ def test_cached_frozen_stages_equal_running_them(tiny_budget) -> None:
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
-def test_train_stages_are_the_last_stages_on_every_backbone(name: str) -> None:
+def test_finetuned_stages_are_the_last_stages_on_every_backbone(name: str) -> None:
     backbone = create_backbone(name, pretrained=False)
     stages = backbone.stages()
     k = min(2, len(stages))
-    cfg = build_config({"model": {"backbone": name}, "method": {"name": "panda", "train_stages": k}})
+    cfg = build_config({"model": {"backbone": name}, "method": {"name": "panda", "finetuned_stages": k}})
     method = build_method(cfg.method, backbone)
     trained = {id(p) for _, module in stages[-k:] for p in module.parameters()}
     for p in backbone.parameters():
@@ -99,10 +101,16 @@ def test_train_stages_are_the_last_stages_on_every_backbone(name: str) -> None:
         assert method.trained_stage_names == ["layer3", "layer4"]
 
 
-def test_too_many_train_stages_is_an_error_that_names_the_stages() -> None:
+def test_too_many_finetuned_stages_is_an_error_that_names_the_stages() -> None:
     with pytest.raises(ValueError, match="layer4"):
-        build_method(build_config({"method": {"name": "panda", "train_stages": 6}}).method,
+        build_method(build_config({"method": {"name": "panda", "finetuned_stages": 6}}).method,
                      create_backbone("resnet18", pretrained=False))
+
+
+@pytest.mark.parametrize("name", [name for name in METHODS if issubclass(METHODS.get(name).Params, StagedParams)])
+def test_the_old_name_method_train_stages_says_what_it_became(name: str) -> None:
+    with pytest.raises(ValidationError, match="method.train_stages is now method.finetuned_stages"):
+        build_config({"method": {"name": name, "train_stages": 2}})
 
 
 def test_fixed_early_stopping_counts_minibatches_across_passes(tiny_budget) -> None:

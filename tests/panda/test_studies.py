@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adcore.config import TrialConfig
 from dashboards.figures.steps import auroc_vs_steps, step_columns
 from tune.grid import expand
 from tune.space import resolve_space
@@ -31,7 +30,7 @@ def test_ewc_lambda_runs_as_an_optuna_search_over_the_declared_range() -> None:
         "data.fold=0", "regularizer.lam=10000.0",
         "search={num_samples: 12, algorithm: tpe, seed: 0, space: {regularizer.lam: {}}}"])
     (point,) = expand(study)
-    space = resolve_space(study, TrialConfig.model_validate(point.config))
+    space = resolve_space(study, [point])
     assert space == {"regularizer.lam": {"type": "loguniform", "low": 1.0, "high": 100000.0}}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from dashboards.describe import budget_text
 from dashboards.tables import grid_table, shown
-from tune.study import Study
+from studyspec.schema import Study
 
 
 def _study(**table) -> Study:
@@ -23,13 +23,13 @@ ROWS = pd.DataFrame([{"status": "ok", "arm": arm, "data.fold": fold, "seed": see
 
 
 def test_sem_is_the_sample_std_over_root_n() -> None:
-    std = grid_table(_study().saved(), ROWS)[0].set_index("arm")["test_auroc_std"]
-    sem = grid_table(_study(spread="sem").saved(), ROWS)[0].set_index("arm")["test_auroc_std"]
+    std = grid_table(_study(), ROWS)[0].set_index("arm")["test_auroc_std"]
+    sem = grid_table(_study(spread="sem"), ROWS)[0].set_index("arm")["test_auroc_std"]
     assert sem["a6"] == pytest.approx(std["a6"] / math.sqrt(4))
 
 
 def test_columns_axis_gives_one_cell_per_class_and_the_mean_row_averages_rows() -> None:
-    table, notes = grid_table(_study(columns="data.fold", mean_row=True).saved(), ROWS)
+    table, notes = grid_table(_study(columns="data.fold", mean_row=True), ROWS)
     a7 = table.set_index("arm").loc["a7"]
     assert a7["fold 0"] == pytest.approx(100 * 0.71) and a7["fold 1"] == pytest.approx(100 * 0.81)
     assert table["arm"].iloc[-1] == "mean" and table["n"].iloc[-1] == 8
@@ -51,22 +51,24 @@ def test_budget_line_names_the_optimizer() -> None:
 def test_each_row_gets_its_paired_difference_to_the_reference_and_a_failed_unit_is_dropped() -> None:
     rows = ROWS.copy()
     rows.loc[(rows["arm"] == "a6") & (rows["data.fold"] == 1) & (rows["seed"] == 1), "status"] = "failed"
-    study = _study(compare_to="a6").saved()
+    study = _study(compare_to="a6")
     table, notes = grid_table(study, rows)
     a7 = table.set_index("arm").loc["a7"]
-    # a7 - a6 is 20 points in every unit; the unit a6 failed is dropped, never imputed
-    assert a7["delta_test_auroc"] == pytest.approx(20.0) and a7["delta_test_auroc_units"] == 3
-    assert a7["delta_test_auroc_low"] == pytest.approx(20.0) and a7["delta_test_auroc_resolved"]
+    # a7 - a6 is 20 points in every grid point; the one a6 failed is dropped, never imputed; the units are the 2
+    # folds (seeds averaged within each), and a difference with no spread over fewer than 3 units is not marked
+    assert a7["delta_test_auroc"] == pytest.approx(20.0) and a7["delta_test_auroc_units"] == 2
+    assert a7["delta_test_auroc_low"] == pytest.approx(20.0) and not a7["delta_test_auroc_resolved"]
     assert pd.isna(table.set_index("arm").loc["a6", "delta_test_auroc"])  # the reference row
     texts = " ".join(note.text for note in notes)
     assert "data.fold=1, seed=1" in texts and "dropped, not imputed" in texts and "* marks" in texts
+    assert "no spread to judge it by" in texts and "(unit: data.fold," in texts
     header, cells = shown(study, table)
-    assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0] *"
+    assert cells[1][header.index("Δ test AUROC vs a6 [95% CI]")] == "+20.0 [+20.0, +20.0]"
 
 
 def test_a_percent_table_scales_fractions_and_shows_dci_as_it_is() -> None:
     rows = ROWS.assign(test_accuracy=0.9, test_dci_disentanglement=0.07)
-    study = _study(metrics=["test_auroc", "test_accuracy", "test_dci_disentanglement"]).saved()
+    study = _study(metrics=["test_auroc", "test_accuracy", "test_dci_disentanglement"])
     table = grid_table(study, rows)[0].set_index("arm")
     assert table.loc["a6", "test_accuracy_mean"] == pytest.approx(90.0)
     assert table.loc["a6", "test_dci_disentanglement_mean"] == pytest.approx(0.07)

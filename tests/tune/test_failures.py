@@ -3,38 +3,39 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 from pathlib import Path
 
-from conftest import runs_of, the_run, trials, write_study
-from tune.local_cluster import wait_for
+from conftest import finish_driver, runs_of, start_driver, stop_driver, the_run, trials, write_study
+from testing.processes import wait_for
+from tune.trial_store import TrialStore
 
 
-def test_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(tmp_path: Path, run_study, ray_cluster) -> None:
-    epochs = 3
-    study = write_study(tmp_path, "worker_killed", base={"data": {"n_normal": 192}, "optim": {"epochs": epochs}},
-                        grid={"arm": ["a2"]}, max_failures=1)
-    out = tmp_path / "results"
-    killed: list[int] = []
-
-    def first_result_seen_by_the_driver() -> bool:  # the driver has then registered its checkpoint
-        runs = runs_of(out, "worker_killed")
-        return bool(runs) and any(p.stat().st_size for p in runs[0].tune_dir.glob("*/result.json"))
-
-    def kill_the_worker_after_its_first_checkpoint() -> None:
-        wait_for(first_result_seen_by_the_driver, 240, "the trial's first epoch", every=0.05)
-        time.sleep(0.5)  # the driver's save call to the trial, which registers the checkpoint, is answered
-        worker = ray_cluster.trial_workers()
-        assert len(worker) == 1, worker
-        os.kill(worker[0], signal.SIGKILL)
-        killed.append(worker[0])
-
-    killer = threading.Thread(target=kill_the_worker_after_its_first_checkpoint, daemon=True)
-    killer.start()
-    assert run_study(study) == 0
-    killer.join(timeout=5)
-    assert killed, "the worker was not killed"
+def test_trial_whose_worker_is_killed_is_retried_from_its_checkpoint(tmp_path: Path, cluster) -> None:
+    epochs = 4
+    study = write_study(tmp_path, "worker_killed", base={"optim": {"epochs": epochs}}, grid={"arm": ["a2"]},
+                        max_failures=1)
+    out, log = tmp_path / "results", tmp_path / "driver.log"
+    driver = start_driver([str(study), "--out", str(out), "--address", cluster.address], log, cluster.env)
+    try:
+        run = wait_for(lambda: runs_of(out, "worker_killed"), 300, "the run directory")[0]
+        store = TrialStore(run.path, "a2")
+        wait_for(store.checkpoints, 300, "the trial's first checkpoint", every=0.02)
+        # A trial saves epoch e's checkpoint, reports e and waits until the driver asks for the next
+        # epoch. With the driver stopped, a trial whose newest checkpoint (read after the stop) is of
+        # an epoch before epochs - 1 cannot reach its last epoch: its worker is there to be killed.
+        os.kill(driver.pid, signal.SIGSTOP)
+        try:
+            newest = store.checkpoints()[0][0]
+            assert newest <= epochs - 2, f"the trial reached epoch {newest} of {epochs} before the driver stopped"
+            worker = wait_for(lambda: (found := cluster.trial_workers()) and len(found) == 1 and found, 60,
+                              "the trial's worker, alone on the cluster")
+            os.kill(worker[0], signal.SIGKILL)
+        finally:
+            os.kill(driver.pid, signal.SIGCONT)
+    except BaseException:
+        stop_driver(driver, log)
+        raise
+    assert finish_driver(driver, log) == 0
     row = trials(the_run(out, "worker_killed")).iloc[0]
-    assert row["status"] == "ok" and row["epochs_run"] == epochs
-    assert 1 <= row["resumed_from_epoch"] < epochs  # the retry started from a checkpoint, not from scratch
+    assert row["status"] == "ok" and row["epochs_run"] == epochs and row["attempts"] == 2
+    assert newest <= row["resumed_from_epoch"] < epochs  # the retry started from its checkpoint, not from scratch

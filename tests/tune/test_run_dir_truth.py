@@ -1,7 +1,7 @@
 """What --resume and the tracking journal rest on, without Ray: the run directory's own files say what
 is left (whatever Tune's experiment state says) and what each trial is (Tune's config names its grid
 point by key), a truncated newest checkpoint falls back to the one before it with a warning, and a
-journal sent twice to MLflow duplicates nothing."""
+journal sent twice to MLflow duplicates nothing; two runs never share a working folder."""
 from __future__ import annotations
 
 import json
@@ -17,11 +17,12 @@ from tune.results import RunDir
 from tune.resume import remaining
 from tune.study import load_study
 from tune.tracking import STUDY, Tracking
+from tune.trainable import work_root
 from tune.trial_store import TrialStore
 
 
 def _row(run: RunDir, trial_id: str, status: str, **values: float) -> None:
-    run.write_row({"trial_id": trial_id, "trial": trial_id, "status": status, **values})
+    run.write_row({"trial_id": trial_id, "status": status, **values})
 
 
 def test_a_grid_resumes_the_points_without_a_done_row_even_with_an_empty_tune_state(tmp_path: Path) -> None:
@@ -53,7 +54,9 @@ def test_a_trial_named_by_its_point_key_reads_its_labels_and_config_from_the_run
     assert trial_config(trial_point(run, searched), searched)["optim"]["lr"] == 0.05
 
 
-def test_a_search_re_adds_done_trials_and_proposes_started_ones_again_under_their_ids(tmp_path: Path) -> None:
+def test_a_search_left_counts_its_done_trials_from_the_rows(tmp_path: Path) -> None:
+    """What a resumed search runs: its trials without a done row (the started one among them, proposed again
+    first by its reconciled Optuna storage: tests/tune/test_optuna_study.py)."""
     search = {"num_samples": 5, "seed": 0, "space": {"optim.lr": {"low": 0.01, "high": 0.3}}}
     study = load_study(write_study(tmp_path, "search", grid={"arm": ["a2"]}, search=search))
     run = RunDir(tmp_path / "run")
@@ -62,10 +65,7 @@ def test_a_search_re_adds_done_trials_and_proposes_started_ones_again_under_thei
     _row(run, "a2_000", "ok", val_ap=0.7)
     _row(run, "a2_001", "failed", val_ap=0.1)
     todo = remaining(study, expand(study), run)
-    assert [(done.trial_id, done.params, done.value) for done in todo.evaluated] == [
-        ("a2_000", {"optim.lr": 0.1}, 0.7), ("a2_001", {"optim.lr": 0.2}, None)]  # a failed trial has no value
-    assert todo.pending == [("a2_002", {"optim.lr": 0.05})]  # started, no row: proposed again first
-    assert todo.num_samples == 3 and todo.next_index == 3  # 2 done of 5; new trials are a2_003, a2_004
+    assert todo.searching and todo.num_samples == 3 and todo.repeats == [] and not todo.empty  # 2 done of 5
 
 
 def test_a_truncated_newest_checkpoint_resumes_from_the_previous_one_with_a_warning(tmp_path: Path, caplog) -> None:
@@ -111,3 +111,10 @@ def test_a_journal_sent_twice_duplicates_no_run_param_or_metric_step(tmp_path: P
     assert child.data.params == {"optim.lr": "0.1"} and child.info.status == "FINISHED"
     assert child.data.tags["mlflow.parentRunId"] == tracking.ids()["parent_run_id"]
     assert [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, "val_ap")] == [(1, 0.5), (2, 0.6)]
+
+
+def test_runs_started_in_the_same_second_never_share_a_working_folder(tmp_path: Path) -> None:
+    # run ids are start times: two studies, or one study under two results roots, can share one
+    runs = [tmp_path / "results" / "grid" / "20261204-120000", tmp_path / "results" / "search" / "20261204-120000",
+            tmp_path / "elsewhere" / "grid" / "20261204-120000"]
+    assert len({work_root(str(run)) for run in runs}) == 3

@@ -1,7 +1,8 @@
 """A tracking outage costs no trial: the MLflow server stops in the middle of a study, every trial
 still finishes and trials.csv and the report are written; what MLflow missed stays journaled in the
 run directory, and `tune/sync_tracking.py` sends it when the server is back: one parent, one child
-per trial, every epoch's metrics once. Sending again changes nothing."""
+per trial, every epoch's metrics once. Sending again changes nothing. Without Ray: a send cut between
+creating a run and logging its params, and a journal line cut by a killed process, lose nothing."""
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from pathlib import Path
 
 from benchmarks.chaos import TrackingServer
 from conftest import logged, runs_of, the_run, trials, write_study
-from tune.local_cluster import wait_for
+from testing.processes import wait_for
 from tune.sync_tracking import main as sync_tracking
-from tune.tracking import Tracking
+from tune.tracking import STUDY, TRIAL_TAG, Tracking
 
 
 def test_outage_mid_study_loses_nothing_and_the_sync_completes_mlflow_without_duplicates(
@@ -81,3 +82,43 @@ def _mlflow(uri: str, trial_ids: list[str], epochs: int) -> dict[str, list[int]]
         assert steps[child.data.tags["tune.trial_id"]] == list(range(1, epochs + 1))  # each epoch once
         assert [m.step for m in client.get_metric_history(child.info.run_id, "test_ap")] == [epochs]
     return steps
+
+
+def test_a_server_lost_between_creating_a_run_and_taking_its_params_gets_them_on_the_next_send(
+        tmp_path: Path, monkeypatch) -> None:
+    from mlflow import MlflowClient
+
+    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "cut", str(tmp_path / "run"))
+    study = tracking.journal(STUDY)
+    study.start("run", {"study.name": "cut"}, {"study": "cut"})
+    assert study.send(wait=True)
+    trial = tracking.journal("a2-fold0")
+    trial.start("a2-fold0", {"data.fold": 0, "optim.lr": 0.1}, {TRIAL_TAG: "a2-fold0"})
+    log_batch = MlflowClient.log_batch
+
+    def gone_before_the_params(client, run_id, *args, params=(), **kwargs):  # the run was created, then the server went
+        if params:
+            raise ConnectionError("the tracking server went away")
+        return log_batch(client, run_id, *args, params=params, **kwargs)
+
+    for noted in (True, False):  # the sender noted the new run's id, or was killed before it could
+        with monkeypatch.context() as patch:
+            patch.setattr(MlflowClient, "log_batch", gone_before_the_params)
+            assert not trial.send(wait=True)
+        if not noted:
+            trial.state_file.unlink()  # the next send finds the run by its journal tag
+        assert trial.send(wait=True) and trial.behind() == 0
+        runs = MlflowClient(tracking.uri).search_runs([tracking.ids()["experiment_id"]],
+                                                     f"tags.`{TRIAL_TAG}` = 'a2-fold0'")
+        assert len(runs) == 1 and runs[0].data.params == {"data.fold": "0", "optim.lr": "0.1"}
+        trial.state_file.write_text("{}")  # the next round: send it all again
+        trial.log_metrics({"val_ap": 0.5 if noted else 0.6}, step=1 if noted else 2)
+
+
+def test_a_journal_line_cut_by_a_killed_process_costs_only_itself(tmp_path: Path) -> None:
+    journal = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "cut", str(tmp_path / "run")).journal("a2-fold0")
+    journal.start("a2-fold0", {"optim.lr": 0.1}, {})
+    journal.file.write_bytes(journal.file.read_bytes() + b'{"op": "metrics", "step": 1, "val')  # killed mid-write
+    journal.log_metrics({"val_ap": 0.5}, step=2)
+    journal.set_status("FINISHED")
+    assert [record["op"] for record in journal.records()] == ["start", "metrics", "status"]

@@ -13,7 +13,7 @@ import pytest
 from benchmarks.chaos import TrackingServer
 from conftest import the_run, trials, write_study
 from dashboards.postgres import Postgres
-from tune.local_cluster import listening, wait_for
+from testing.processes import listening, wait_for
 
 
 @pytest.fixture

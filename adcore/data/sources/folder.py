@@ -14,6 +14,7 @@ from typing import Literal, Sequence
 
 from pydantic import Field
 
+from adcore.cache import default_cache_dir
 from adcore.data.sources.base import Census, DataConfigError, ImageSet, Source
 from adcore.data.sources.layouts import LoadSettings, SourceParams
 
@@ -99,7 +100,6 @@ def _decoded(name: str, listing: Listing, class_names: tuple[str, ...], concepts
     """A split's images from the decode cache: decoded there once per node, mapped from disk after."""
     import numpy as np
 
-    from adcore.context import default_cache_dir
     from adcore.data.decode_cache import DecodeSpec, decoded_images
 
     spec = DecodeSpec(settings.image_size, params.mode, params.fit)

@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from pydantic import ValidationError
-
 from adcore.data.sources.base import SOURCES, Census, DataConfigError, ImageSet, Source, resolve_root
 from adcore.params import ComponentParams
 from adcore.registry import Registry
@@ -49,46 +47,6 @@ class Layout:
 
 
 LAYOUTS: Registry[type[Layout]] = Registry("data layout")
-
-
-def source_spec(value: Any) -> str | SourceParams:
-    """A dataset or OE corpus as a config names it: a built-in source's name, or a layout's parameters.
-    Errors are ValueErrors with one line of what to change, which pydantic reports with the key path."""
-    if isinstance(value, SourceParams):
-        return value
-    if isinstance(value, str):
-        if value in SOURCES:
-            return value
-        from adcore.data.factors import factor_sources  # imports torch: only for a name that is no built-in source
-
-        if value in factor_sources():  # benchmark factors reads it; a class benchmark refuses it by name
-            return value
-        raise ValueError(f"unknown dataset {value!r}; built-in datasets: {', '.join(SOURCES.names())}; factor sources "
-                         f"(benchmark factors): {', '.join(factor_sources().names())}; your own data "
-                         f"is a mapping {{name: <layout>, ...}} with a layout of: {', '.join(LAYOUTS.names())}")
-    if isinstance(value, dict):
-        if value.get("name") in SOURCES and len(value) == 1:
-            return value["name"]
-        try:
-            return LAYOUTS.params(value)
-        except ValidationError as error:
-            raise ValueError(_params_error(value, error)) from None
-    raise ValueError(f"a dataset is a built-in name (e.g. fashion_mnist) or a mapping {{name: <layout>, ...}}, "
-                     f"got {value!r}")
-
-
-def _params_error(value: dict[str, Any], error: ValidationError) -> str:
-    """One line per problem, each naming the layout's parameter and, for an unknown one, the valid ones."""
-    params = LAYOUTS.get(value["name"]).Params
-    problems = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or value["name"]
-        if item["type"] == "extra_forbidden":
-            problems.append(f"{where}: unknown parameter of layout {value['name']}; valid: "
-                            f"{', '.join(k for k in params.model_fields if k != 'name')}")
-        else:
-            problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(problems)
 
 
 def resolve_path(text: str, data_root: str | None) -> Path:

@@ -49,9 +49,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adcore import context  # the module: adcore.context imports adcore.data, which imports this one
+from adcore.cache import default_cache_dir, evict_least_recent
 from adcore.data.factors import FACTOR_SOURCES, FactorSource, check_codes, flat_index
-from adcore.prefix import evict_least_recent
 
 VERSION = 1  # of the images this module draws; part of the cache key
 SIDE = 64  # output pixels
@@ -471,7 +470,7 @@ class SceneSource(FactorSource):
     def __init__(self, noise_std: float = 0.0, seed: int = 0, cache_dir: Path | None = None,
                  limit_mb: float = CACHE_LIMIT_MB) -> None:
         self.noise_std, self.seed, self.limit_bytes = noise_std, seed, int(limit_mb * 2**20)
-        self.cache_dir = cache_dir if cache_dir is not None else context.default_cache_dir(None) / "scenes"
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir(None) / "scenes"
 
     def cache_path(self, codes: np.ndarray) -> Path:
         """Where the images of ``codes`` are cached: keyed by VERSION, the codes, noise and seed."""

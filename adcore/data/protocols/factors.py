@@ -7,20 +7,25 @@ source (rendered scenes, or MPI3D read from its files) chosen by their factors.
 - ``intervention``: the anomalies are the normal filter with these factors replaced, e.g. colour ->
   blue, shape -> cube or size -> large (Figure 1); a list frees a factor among its values, so
   ``{object_shape: cube, object_color: [all six]}`` makes a cube of any colour the anomaly (Figure 2);
-- ``oe``: a filter on the OE images; normal and anomalous images are always left out, so without a
-  filter the OE is every other image, as the paper's ("white, green, brown, and olive all appear");
-  ``oe_within_normal`` limits factors of the OE to the normal values (Figure 2: "never additional
-  colors");
+- ``oe``: a filter on the OE images; normal images, and every image that shows an intervened value (a
+  value an intervened factor takes in the anomalies and never in the normal images), are always left
+  out. Without a filter the OE is every other image that shows none of them: under colour -> blue
+  white, green, brown and olive objects but no blue one, as the paper's "SAD has never seen a blue
+  example" (§5.1); under size -> large only small objects. ``oe_within_normal`` limits factors of the
+  OE to the normal values (Figure 2: "never additional colors");
 - ``val``: with ``val_protocol: oe_factor_holdout`` the OE images it allows are held out of the
-  training OE and are the validation anomalies, so validation never sees the test intervention
-  (with ``oe_holdout``: random held-out OE images).
+  training OE and are the validation anomalies (with ``oe_holdout``: random held-out OE images); drawn
+  from the OE, they show no intervened value either, so validation never sees the test intervention.
 
 The test holds as many normal images as anomalies, ``n_test`` in all (None: every anomaly and as
 many normals). Validation, test and training normals are distinct factor tuples. With
 ``dci_samples`` > 0 the benchmark also draws that many tuples uniformly from all 1,036,800 and, after
 the last epoch, reports the DCI disentanglement, completeness and informativeness
 (``adcore.disentanglement``) of the trained method's features on their images against all seven
-factors; paper 000 reports DCI disentanglement 0.068 for DSVDD and 0.103 for SAD on MPI3D.
+factors, on the features' ``dci_code_dims`` most variable dimensions, and beside them the same
+scores of a random code of the features' shape reduced the same way (``test_dci_*_random``): the floor
+the estimate has at these settings. Paper 000 reports DCI disentanglement 0.068 for DSVDD and 0.103 for
+SAD on MPI3D.
 """
 from __future__ import annotations
 
@@ -33,11 +38,13 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-from adcore.data.benchmarks.base import BENCHMARKS, Benchmark, Embed, Protocol, take
 from adcore.data.config import DataConfig, FactorConfig, FactorFilter
-from adcore.data.factors import NUM_IMAGES, codes_of, count, factor_source, factor_sources, flat_index, select
+from adcore.data.factors import FACTOR_NAMES, FACTORS, NUM_IMAGES, allowed, codes_of, count, flat_index, select
+from adcore.data.protocols.base import BENCHMARKS, Benchmark, Embed, Protocol, take
+from adcore.data.sources import factor_source, factor_sources
 
 DCI_SCORES = ("disentanglement", "completeness", "informativeness")
+DCI_METRICS = tuple(f"test_dci_{score}{kind}" for kind in ("", "_random") for score in DCI_SCORES)
 
 
 def anomaly_filter(factors: FactorConfig) -> FactorFilter:
@@ -45,11 +52,36 @@ def anomaly_filter(factors: FactorConfig) -> FactorFilter:
     return {**factors.normal, **factors.intervention}
 
 
+def intervened_values(factors: FactorConfig) -> dict[str, list[str]]:
+    """Per factor the intervention moves, the values the anomalies take and the normal images never do:
+    colour -> blue gives {object_color: [blue]}; Figure 2's cube of any colour beside red cones gives
+    {object_shape: [cube], object_color: [the five other colours]}."""
+    normal, anomaly = allowed(factors.normal), allowed(anomaly_filter(factors))
+    moved = {}
+    for axis, name in enumerate(FACTOR_NAMES):
+        new = np.setdiff1d(anomaly[axis], normal[axis]) if name in factors.intervention else []
+        if len(new):
+            moved[name] = [FACTORS[name][code] for code in new]
+    return moved
+
+
 def oe_filter(factors: FactorConfig) -> FactorFilter:
-    """The OE filter, with the factors of ``oe_within_normal`` limited to the normal filter's values (a
-    factor the normal filter leaves free stays free); normal and anomalous images are removed after it."""
+    """The OE filter: ``oe``, with the factors of ``oe_within_normal`` limited to the normal filter's values (a
+    factor the normal filter leaves free stays free) and every intervened value taken out, so no OE image
+    shows what the anomalies change (the anomalies themselves are among those). Normal images are removed
+    after it."""
     within = {name: factors.normal[name] for name in factors.oe_within_normal if name in factors.normal}
-    return {**(factors.oe or {}), **within}
+    spec: FactorFilter = {**(factors.oe or {}), **within}
+    axes = allowed(spec)
+    for name, values in intervened_values(factors).items():
+        kept = [value for value in (FACTORS[name][code] for code in axes[FACTOR_NAMES.index(name)])
+                if value not in values]
+        if not kept:
+            raise ValueError(f"the OE filter {spec or 'every image'} allows no OE image once the intervened values "
+                             f"{name} {values} are left out (the OE never shows what the anomalies change); widen "
+                             "data.factors.oe")
+        spec[name] = kept
+    return spec
 
 
 @dataclass(frozen=True)
@@ -86,8 +118,8 @@ def draw(cfg: DataConfig, seed: int) -> Draw:
     assert factors is not None  # Factors.check
     generator = torch.Generator().manual_seed(seed)
     normal, anomaly = _flat(factors.normal), _flat(anomaly_filter(factors))
-    oe_pool = _flat(oe_filter(factors))
-    oe_pool = oe_pool[~torch.isin(oe_pool, torch.cat([normal, anomaly]))]
+    oe_pool = _flat(oe_filter(factors))  # shows no intervened value, so holds no anomaly
+    oe_pool = oe_pool[~torch.isin(oe_pool, normal)]
     val_pool = None
     if cfg.val_protocol == "oe_factor_holdout":
         assert factors.val is not None
@@ -112,7 +144,7 @@ def draw(cfg: DataConfig, seed: int) -> Draw:
 
 @BENCHMARKS.register("factors")
 class Factors(Protocol):
-    metric_names = tuple(f"test_dci_{score}" for score in DCI_SCORES)
+    metric_names = DCI_METRICS
     val_protocols = ("oe_holdout", "oe_factor_holdout")
     draws_classes = False
 
@@ -142,19 +174,19 @@ class Factors(Protocol):
             raise ValueError(f"data.factors.intervention {factors.intervention} leaves {count(normal, anomaly)} "
                              "anomalous images that are also normal; it must move a factor to values the normal "
                              f"images ({normal}) never take")
-        n_oe = count(oe) - count(oe, normal) - count(oe, anomaly)  # normal and anomaly are disjoint
+        n_oe = count(oe) - count(oe, normal)  # the OE filter already leaves every anomaly out
         if not n_oe:
-            raise ValueError(f"the OE filter {oe} allows no OE image once the normal and anomalous images are left "
-                             "out; widen data.factors.oe")
+            raise ValueError(f"the OE filter {oe} allows no OE image once the normal images are left out; widen "
+                             "data.factors.oe")
         held = 0
         if cfg.val_protocol == "oe_factor_holdout":
             if factors.val is None:
                 raise ValueError("data.val_protocol oe_factor_holdout needs data.factors.val, the OE images held out "
                                  "as validation anomalies, e.g. {object_shape: hexagonal}")
-            held = count(oe, factors.val) - count(oe, factors.val, normal) - count(oe, factors.val, anomaly)
+            held = count(oe, factors.val) - count(oe, factors.val, normal)
             if not held:
                 raise ValueError(f"data.factors.val {factors.val} allows no OE image (the OE is {oe or 'every image'} "
-                                 "minus the normal and anomalous ones); name values the OE images take")
+                                 "minus the normal ones); name values the OE images take")
         elif factors.val is not None:
             raise ValueError("data.factors.val is read by data.val_protocol oe_factor_holdout only; set that "
                              "protocol or remove data.factors.val")
@@ -194,7 +226,8 @@ class Factors(Protocol):
         info = {"benchmark": cfg.benchmark, "val_protocol": cfg.val_protocol, "normal": factors.normal,
                 "anomaly": anomaly_filter(factors), "n_train_normal": len(train), "n_oe": len(oe),
                 "n_test": len(test_labels), "n_test_anomalies": len(test_anomaly),
-                "test_split": "factors", "n_skipped_images": 0}  # test tuples drawn apart from every other part
+                "test_split": "factors", "n_skipped_images": 0,  # test tuples drawn apart from every other part
+                "dci_code_dims": factors.dci_code_dims}
         return Benchmark(
             train_normal=train, oe=oe,
             val_images=torch.cat([val_normal, val_anomaly]),
@@ -207,10 +240,14 @@ class Factors(Protocol):
             dci_factors=torch.from_numpy(codes.dci) if len(dci_images) else None)
 
     def representation_metrics(self, bench: Benchmark, embed: Embed) -> dict[str, float]:
-        """DCI of the features of the drawn tuples' images against their factors (without DCI: none)."""
+        """DCI of the features of the drawn tuples' images against their factors, and of a random code of the
+        features' shape computed the same way (without DCI: none)."""
         if bench.dci_images is None or bench.dci_factors is None:
             return {}
-        from adcore.disentanglement import dci
+        from adcore.disentanglement import dci, random_code_dci
 
-        scores = dci(embed(bench.dci_images).numpy(), bench.dci_factors.numpy())
-        return {f"test_dci_{name}": scores[name] for name in DCI_SCORES}
+        features, codes = embed(bench.dci_images).numpy(), bench.dci_factors.numpy()  # (N, D), (N, 7)
+        scores = dci(features, codes, code_dims=bench.info["dci_code_dims"])
+        floor = random_code_dci(features.shape, codes, code_dims=bench.info["dci_code_dims"])
+        return {**{f"test_dci_{name}": scores[name] for name in DCI_SCORES},
+                **{f"test_dci_{name}_random": floor[name] for name in DCI_SCORES}}

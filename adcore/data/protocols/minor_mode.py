@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adcore.data.benchmarks.base import (BENCHMARKS, Benchmark, Need, Protocol, Selection, check_class, n_train,
-                                         of_classes, take)
 from adcore.data.config import DataConfig
+from adcore.data.protocols.base import (BENCHMARKS, Benchmark, Need, Protocol, Selection, check_class, n_train,
+                                        of_classes, take)
 from adcore.data.sources import Census, ImageSet
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adcore.data.benchmarks.base import BENCHMARKS, Need, Protocol, Selection, n_train, normal_need, of_classes, take
 from adcore.data.config import DataConfig
+from adcore.data.protocols.base import BENCHMARKS, Need, Protocol, Selection, n_train, normal_need, of_classes, take
 from adcore.data.sources import Census, ImageSet
 
 if TYPE_CHECKING:

@@ -215,12 +215,6 @@ def benchmark_splits(cfg: DataConfig, data: Source, seed: int) -> tuple[ImageSet
     return training, train, test_index, "drawn"
 
 
-def make_benchmark(cfg: DataConfig, seed: int, cache_dir: Path | None = None) -> Benchmark:
-    """Build the configured benchmark from its sources (nothing downloads); image files are decoded
-    through the decode cache under ``cache_dir`` (None: adcore's default cache directory)."""
-    return BENCHMARKS.get(cfg.benchmark)().build(cfg, seed, cache_dir)
-
-
 def class_benchmark(protocol: Protocol, cfg: DataConfig, seed: int, cache_dir: Path | None) -> Benchmark:
     """A class protocol's benchmark: its choice of classes on the source's train split, OE from the OE
     corpus, validation by data.val_protocol and the test split's images of the benchmark's classes."""

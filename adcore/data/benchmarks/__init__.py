@@ -1,5 +1,0 @@
-"""Benchmark protocols, one module each, registered in BENCHMARKS; ``make_benchmark`` builds one."""
-from adcore.data.benchmarks import factors, leave_one_out, minor_mode, one_vs_rest  # noqa: F401  (registration)
-from adcore.data.benchmarks.base import BENCHMARKS, Benchmark, Protocol, Selection, make_benchmark
-
-__all__ = ["BENCHMARKS", "Benchmark", "Protocol", "Selection", "make_benchmark"]
