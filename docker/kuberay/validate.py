@@ -31,7 +31,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CRDS = HERE / "crds"
-APP = PurePosixPath("/app")  # the image's WORKDIR: the checkout's folders are copied there
+APP = PurePosixPath("/app")  # the image's WORKDIR: the checkout's code and studies/ are copied there
 RESULTS = "/app/results"  # the image's results volume (docker/Dockerfile: VOLUME, the entrypoints' --out)
 IMAGE = re.compile(r"^(?:[^/\s]+/)*adstudy:(?P<variant>cpu|cuda)(?:-[\w.-]+)?$")
 GPU = "nvidia.com/gpu"
@@ -180,7 +180,8 @@ def ray_problems(doc: dict[str, Any]) -> list[str]:
 def _entrypoint_problems(doc: dict[str, Any], head: dict[str, Any], workers: bool) -> list[str]:
     words = shlex.split(str(doc["spec"].get("entrypoint", "")))
     if words[:2] != ["adstudy", "run"] or len(words) < 3 or words[2].startswith("-"):
-        return ["spec.entrypoint: must be `adstudy run STUDY [OPTIONS]` (the study command of the image)"]
+        return ["spec.entrypoint: must be `adstudy run STUDY [OPTIONS]` (the study command of the image, whose study "
+                "and --out this check reads)"]
     problems = []
     study, options = words[2], words[3:]
     mounts = [str(m.get("mountPath", "")).rstrip("/") for m in head.get("volumeMounts") or []]

@@ -82,6 +82,8 @@ BAD_RAYJOBS = {  # what is changed in the shipped RayJob -> a fragment of the on
     "other ray": (_set(lambda d: d["spec"]["rayClusterSpec"], "rayVersion", "2.9.3"), "is not the image's Ray"),
     "not adstudy run": (_entrypoint("python tune/run_study.py studies/ablation_table4.yaml --out /app/results"),
                         "spec.entrypoint: must be `adstudy run STUDY [OPTIONS]`"),
+    "another adstudy command": (_entrypoint("adstudy check studies/ablation_table4.yaml"),
+                                "spec.entrypoint: must be `adstudy run STUDY [OPTIONS]`"),
     "study not in the image": (_entrypoint("adstudy run studies/no_such_study.yaml --out /app/results"),
                                "study studies/no_such_study.yaml is not in the image"),
     "study on no volume": (_entrypoint("adstudy run /scratch/mine.yaml --out /app/results"),
