@@ -9,6 +9,8 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 CHROMIUM := /usr/bin/chromium
 # Debian's PostgreSQL programs (whichever major version is installed; Debian 12's is 15)
 POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
+# Debian's SLURM (slurm-wlm, with munge): tests/deploy runs sbatch jobs on a slurmctld and slurmd of its own
+SLURM := /usr/sbin/slurmctld
 # STUDY names a study for every target, by name or path: STUDY=masking or STUDY=studies/masking.yaml
 STUDY ?= ablation_table4
 STUDY_NAME = $(basename $(notdir $(STUDY)))
@@ -19,8 +21,9 @@ STUDY_FILE = $(if $(findstring /,$(STUDY)),$(STUDY),studies/$(STUDY_NAME).yaml)
 # What a study needs: the virtualenv (about 6.7 GB: PyPI's Linux torch carries CUDA) and Fashion-MNIST.
 setup: $(STAMP) $(FASHION_MNIST)
 
-# What the tests need besides: Chromium (they open the HTML report in it) and PostgreSQL (the tracking server's).
-setup-test: setup $(CHROMIUM) $(POSTGRES)
+# What the tests need besides: Chromium (they open the HTML report in it), PostgreSQL (the tracking
+# server's) and SLURM with munge (tests/deploy's sbatch jobs).
+setup-test: setup $(CHROMIUM) $(POSTGRES) $(SLURM)
 
 # Debian's dataset-fashion-mnist carries the one full benchmark dataset these machines can have.
 $(FASHION_MNIST):
@@ -29,6 +32,10 @@ $(FASHION_MNIST):
 # Debian's postgresql: the tracking server's backend store, and the tests of it.
 $(POSTGRES):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
+# Debian's slurm-wlm and munge: tests/deploy starts munged, slurmctld and slurmd of its own from them.
+$(SLURM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge
 
 # Debian's chromium opens the HTML reports headless in tests/dashboards.
 $(CHROMIUM):

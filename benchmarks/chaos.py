@@ -239,7 +239,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
                                                     if (p / "run.json").exists()), None), 300, "the run directory"))
             if kills_left == 0:
                 while driver.poll() is None:
-                    _observe(run, seen_rows)
+                    observe(run, seen_rows)
                     time.sleep(1)
                 if driver.returncode != 0:
                     raise RuntimeError(f"the last resume ended with {driver.returncode}; see {driver_log.name}")
@@ -250,7 +250,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
             kill_worker, started = workers_left > 0, time.monotonic()
             while driver.poll() is None and time.monotonic() - started < 900 and (
                     len(seen_rows) < target or kill_worker or (session == truncate_at and not _two_checkpoints(run))):
-                _observe(run, seen_rows)
+                observe(run, seen_rows)
                 if kill_worker and rng.random() < 0.2 and (workers := cluster.trial_workers()):
                     expected.append(on_disk(run))
                     victim = rng.choice(workers)
@@ -283,7 +283,7 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
             log(f"  killed the driver ({'as Tune wrote its state' if at_write else 'at a random moment'}); "
                 f"{len(seen_rows)} rows so far")
             wait_for(lambda: not cluster.trial_workers(), 60, "the dead driver's trial actors to end", every=0.5)
-            _observe(run, seen_rows)
+            observe(run, seen_rows)
             if session == truncate_at:
                 counts.truncated = _truncate(run, rng)
                 if counts.truncated:
@@ -310,7 +310,9 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
     return counts
 
 
-def _observe(run: RunDir, seen: dict[str, str]) -> None:
+def observe(run: RunDir, seen: dict[str, str]) -> None:
+    """Add each trial that has ended (its row file) to ``seen``: trial id -> its start, what the final
+    trials.csv must still hold (rows lost)."""
     for path in run.rows_dir.glob("*.json") if run.rows_dir.is_dir() else []:
         if path.stem not in seen:
             try:
@@ -351,6 +353,27 @@ def _truncate(run: RunDir, rng: random.Random) -> tuple[str, int] | None:
     return trial, epoch
 
 
+def rows_lost(run: RunDir, seen: dict[str, str]) -> int:
+    """Trials seen ended during the study (``observe``) whose row the final trials.csv lacks or holds
+    from another start."""
+    import pandas as pd
+
+    final = {row["trial_id"]: row for row in pd.read_csv(run.trials_csv).to_dict("records")}
+    return sum(1 for trial, started in seen.items() if trial not in final or str(final[trial]["started_at"]) != started)
+
+
+def from_scratch(run: RunDir, expected: list[tuple[float, dict[str, int]]]) -> list[str]:
+    """One line per trial whose first start after a scan (``on_disk``) resumed from an older epoch
+    than the newest valid checkpoint that scan found."""
+    starts, found = attempts(run), []
+    for when, newest in expected:
+        for trial, epoch in newest.items():
+            later = [a for a in starts.get(trial, []) if a["at"] > when]
+            if later and later[0]["resumed_from_epoch"] < epoch:
+                found.append(f"{trial} started at epoch {later[0]['resumed_from_epoch']} though epoch {epoch} was on disk")
+    return found
+
+
 def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tuple[float, dict[str, int]]],
            uri: str, kind: str, trials: int) -> None:
     import pandas as pd
@@ -358,8 +381,7 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
 
     frame = pd.read_csv(run.trials_csv)
     final = {row["trial_id"]: row for row in frame.to_dict("records")}
-    counts.rows_lost = sum(1 for trial, started in seen.items()
-                           if trial not in final or str(final[trial]["started_at"]) != started)
+    counts.rows_lost = rows_lost(run, seen)
     counts.duplicate_rows = len(frame) - frame["trial_id"].nunique() + abs(len(frame) - trials)
     if kind == "search":
         counts.duplicate_rows += len(frame) - frame["optim.lr"].nunique()  # a proposal run twice
@@ -380,17 +402,12 @@ def _check(run: RunDir, counts: Counts, seen: dict[str, str], expected: list[tup
         counts.duplicate_steps += len(steps) - len(set(steps))
         if trial is not None and trial["status"] == Status.OK:
             counts.missing_steps += len(set(range(1, int(trial["epochs_run"]) + 1)) - set(steps))
-    starts = attempts(run)
-    for when, newest in expected:
-        for trial, epoch in newest.items():
-            later = [a for a in starts.get(trial, []) if a["at"] > when]
-            if later and later[0]["resumed_from_epoch"] < epoch:
-                counts.from_scratch += 1
-                counts.notes.append(f"{trial} started at epoch {later[0]['resumed_from_epoch']} though epoch {epoch} "
-                                    "was on disk")
+    restarts = from_scratch(run, expected)
+    counts.from_scratch = len(restarts)
+    counts.notes += restarts
     if counts.truncated:
         trial, epoch = counts.truncated
-        hit = [a for a in starts.get(trial, []) if epoch in a.get("unreadable", [])]
+        hit = [a for a in attempts(run).get(trial, []) if epoch in a.get("unreadable", [])]
         counts.truncated_resumed_from = hit[0]["resumed_from_epoch"] if hit else None
 
 

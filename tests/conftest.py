@@ -12,7 +12,8 @@ import torch
 
 
 # fixture -> marker of every test that uses it, directly or through another fixture
-FIXTURE_MARKERS = {"cluster": "ray", "smoke_run": "ray", "postgres_server": "postgres"}
+# (slurm: tests/deploy's SLURM cluster, root and Debian's slurm-wlm; its study tests are marked ray too)
+FIXTURE_MARKERS = {"cluster": "ray", "smoke_run": "ray", "postgres_server": "postgres", "slurm": "slow"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
