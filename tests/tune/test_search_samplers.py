@@ -3,18 +3,19 @@ study on the run's storage agrees with the rows, a key never appears in a trial 
 it, a Pareto search (every sampler that can run one) gets its front drawn and listed, and the default
 sampler's search re-runs each arm's best on further seeds with paired statistics in the table.
 
-Each case is one search of 2 trials at the smoke budget on the session's Ray (about 30 s): the
-acceptance of issue 26 asks for a smoke search per sampler."""
+Each case is one search of 2 trials at the smoke budget on the session's Ray, three drivers at a time:
+the acceptance of issue 26 asks for a smoke search per sampler."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
 
-from conftest import the_run, trials, write_study
+from conftest import run_driver, the_run, trials, write_study
 from studyspec.layout import optuna_storage
 from tune.optuna_study import disagreements
 from tune.samplers import SAMPLERS
@@ -24,18 +25,39 @@ SPACE = {"arm": {"choices": ARMS}, "regularizer.alpha": {}, "optim.lr": {"low": 
 QUICK = {"tpe": {"n_startup_trials": 1}, "cmaes": {"n_startup_trials": 1, "warn_independent_sampling": False},
          "gp": {"n_startup_trials": 1, "warn_independent_sampling": False}, "nsga2": {"population_size": 2}}
 DEFAULT = "tpe"  # its search also repeats each arm's best
+AT_ONCE = 3  # drivers at a time on the session's cluster: one's start-up and report overlap another's trials
+
+
+def _objectives(name: str) -> dict[str, list[str]]:
+    pareto = SAMPLERS.get(name).objectives == "any"
+    return {"metric": ["val_ap", "train_s"], "mode": ["max", "min"]} if pareto else {}
+
+
+@pytest.fixture(scope="module")
+def searches(cluster, empty_mlflow_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, Path]]:
+    """Every sampler's search, once per module: name -> (exit status, results folder)."""
+    folder = tmp_path_factory.mktemp("samplers")
+
+    def run(name: str) -> tuple[int, Path]:
+        repeat = 2 if name == DEFAULT else 0
+        search = {"num_samples": 2, "algorithm": name, "options": QUICK.get(name, {}), "seed": 1, "space": SPACE,
+                  "repeat_best": repeat}
+        study = write_study(folder, f"search_{name}", search=search, table={"compare_to": "a2"}, **_objectives(name))
+        out = folder / name / "results"
+        return run_driver(study, [], out, folder / f"{name}.log", cluster, empty_mlflow_store), out
+
+    names = SAMPLERS.names()
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        return dict(zip(names, pool.map(run, names)))
 
 
 @pytest.mark.parametrize("name", SAMPLERS.names())
-def test_sampler_runs_a_smoke_search_over_arms(tmp_path: Path, run_study, name: str) -> None:
-    pareto = SAMPLERS.get(name).objectives == "any"
-    objectives = {"metric": ["val_ap", "train_s"], "mode": ["max", "min"]} if pareto else {}
-    repeat = 2 if name == DEFAULT else 0
-    search = {"num_samples": 2, "algorithm": name, "options": QUICK.get(name, {}), "seed": 1, "space": SPACE,
-              "repeat_best": repeat}
-    study = write_study(tmp_path, f"search_{name}", search=search, table={"compare_to": "a2"}, **objectives)
-    assert run_study(study) == 0
-    run = the_run(tmp_path / "results", f"search_{name}")
+def test_sampler_runs_a_smoke_search_over_arms(searches, name: str) -> None:
+    objectives = _objectives(name)
+    pareto, repeat = bool(objectives), 2 if name == DEFAULT else 0
+    status, out = searches[name]
+    assert status == 0, (out.parent.parent / f"{name}.log").read_text()[-5000:]
+    run = the_run(out, f"search_{name}")
     frame = trials(run)
     searched = frame[frame["repeat_of"].isna()] if "repeat_of" in frame else frame
     assert len(searched) == 2 and (searched["status"] == "ok").all()
