@@ -223,10 +223,11 @@ def drill(folder: Path, kind: str = "grid", trials: int = 40, nodes: int = 4, dr
         args = [str(study), "--out", str(out), "--address", cluster.address, "--tracking-uri", server.uri]
         run: RunDir | None = None
         outage_at = rng.randint(0, max(0, driver_kills - 1)) if outage else -1
-        # the last kill truncates a checkpoint (its kill is at once, while a trial keeps two); a trial that
-        # ended in between leaves nothing to cut, and the drill kills once more for it. Half the other kills
-        # (at least one) wait for Tune's next state write; one that sees none in time is owed to the next.
-        truncate_at = driver_kills - 1 if truncate else -1
+        # the first kill truncates a checkpoint (its kill is at once, while a trial keeps two, and early, while
+        # many trials are left); a trial that ended in between leaves nothing to cut, and the drill kills once
+        # more for it. Half the other kills (at least one) wait for Tune's next state write; one that sees
+        # none in time is owed to the next.
+        truncate_at = 0 if truncate else -1
         writes_owed = max(1, (driver_kills - (1 if truncate else 0)) // 2)
         kills_left, workers_left = driver_kills, worker_kills
         session = 0
