@@ -63,7 +63,9 @@ def timeline(placement: pd.DataFrame, resumes: list[float]) -> bytes | None:
     frame = placement.dropna(subset=["start_s", "end_s"])
     if frame.empty:
         return None
-    lane = frame["node"].astype(str) + "  pid " + frame["worker_pid"].map(lambda p: "?" if pd.isna(p) else f"{p:.0f}")
+    # a trial the driver ended (stopped early, lost) may have no node or worker: its lane says "?"
+    node = frame["node"].map(lambda n: "?" if pd.isna(n) else str(n))
+    lane = node + "  pid " + frame["worker_pid"].map(lambda p: "?" if pd.isna(p) else f"{p:.0f}")
     lanes = sorted(lane.unique())
     fig, ax = plt.subplots(figsize=(11, 0.32 * len(lanes) + 1.3))
     ax.barh([lanes.index(name) for name in lane], frame["end_s"] - frame["start_s"], left=frame["start_s"],

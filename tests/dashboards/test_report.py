@@ -96,3 +96,14 @@ def test_a_failing_report_costs_the_study_nothing(tmp_path: Path, caplog: pytest
 
     assert _write_report(RunDir(tmp_path)) is None  # no run.json: the report fails, the study goes on
     assert "python dashboards/report.py" in caplog.text
+
+
+def test_the_timeline_draws_a_trial_the_driver_ended_without_a_node() -> None:
+    """A trial a scheduler stopped has its row from the driver, with no node or worker (pandas 3 keeps the
+    missing node missing through astype(str)); its bar goes in a lane marked '?'."""
+    from dashboards.plots import timeline
+
+    placement = pd.DataFrame({"node": ["vm", None], "worker_pid": [101.0, None], "start_s": [0.0, 1.0],
+                              "end_s": [2.0, 3.0], "status": ["ok", "stopped_early"]})
+    drawn = timeline(placement, resumes=[])
+    assert drawn and b"? " in drawn and b"pid 101" in drawn
