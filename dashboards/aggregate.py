@@ -33,7 +33,7 @@ def aggregate(run_dir: str | Path, compare: Sequence[str | Path] = ()) -> str:
     """Write the table files and figures of a run (beside the ``compare`` runs); return table.md's text."""
     path = find_run(run_dir)
     study = Study.read(path / STUDY_YAML)
-    frame = labelled(study, pd.read_csv(path / TRIALS_CSV))
+    frame = labelled(study, pd.read_csv(path / TRIALS_CSV, dtype={"git_commit": str}))  # 479e809 is no number
     meta = json.loads((path / RUN_JSON).read_text())
     markdown = write_all(build_table(study, frame, meta), path)
     compared = [Compared(run.run_id, run.study, run.trials) for run in map(Run.load, compare)]

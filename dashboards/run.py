@@ -44,7 +44,7 @@ class Run:
     def load(cls, path: str | Path) -> "Run":
         path = find_run(path)
         trials_csv = path / TRIALS_CSV
-        trials = pd.read_csv(trials_csv) if trials_csv.exists() else pd.DataFrame(columns=["trial_id", "status"])
+        trials = pd.read_csv(trials_csv, dtype={"git_commit": str}) if trials_csv.exists() else pd.DataFrame(columns=["trial_id", "status"])
         return cls(path, json.loads((path / RUN_JSON).read_text()), Study.read(path / STUDY_YAML), trials)
 
     @property
