@@ -17,15 +17,14 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import pandas as pd
 from pydantic import ValidationError
 
 from dashboards.figures import Compared, draw
-from dashboards.run import Run, find_run
+from dashboards.run import Run, find_run, read_trials
 from dashboards.spec import labelled
 from dashboards.table_formats import write_all
 from dashboards.tables import build_table
-from studyspec.layout import FIGURES_DIR, RUN_JSON, STUDY_YAML, TRIALS_CSV
+from studyspec.layout import FIGURES_DIR, RUN_JSON, STUDY_YAML
 from studyspec.schema import Study
 
 
@@ -33,7 +32,7 @@ def aggregate(run_dir: str | Path, compare: Sequence[str | Path] = ()) -> str:
     """Write the table files and figures of a run (beside the ``compare`` runs); return table.md's text."""
     path = find_run(run_dir)
     study = Study.read(path / STUDY_YAML)
-    frame = labelled(study, pd.read_csv(path / TRIALS_CSV, dtype={"git_commit": str}))  # 479e809 is no number
+    frame = labelled(study, read_trials(path))
     meta = json.loads((path / RUN_JSON).read_text())
     markdown = write_all(build_table(study, frame, meta), path)
     compared = [Compared(run.run_id, run.study, run.trials) for run in map(Run.load, compare)]

@@ -33,6 +33,11 @@ def find_run(path: str | Path) -> Path:
     return runs[-1]
 
 
+
+def read_trials(run_path: Path) -> pd.DataFrame:
+    """A run's trials.csv; git_commit stays text (a hash such as 479e809 would parse as a float)."""
+    return pd.read_csv(run_path / TRIALS_CSV, dtype={"git_commit": str})
+
 @dataclass(frozen=True, eq=False)
 class Run:
     path: Path
@@ -43,8 +48,7 @@ class Run:
     @classmethod
     def load(cls, path: str | Path) -> "Run":
         path = find_run(path)
-        trials_csv = path / TRIALS_CSV
-        trials = pd.read_csv(trials_csv, dtype={"git_commit": str}) if trials_csv.exists() else pd.DataFrame(columns=["trial_id", "status"])
+        trials = read_trials(path) if (path / TRIALS_CSV).exists() else pd.DataFrame(columns=["trial_id", "status"])
         return cls(path, json.loads((path / RUN_JSON).read_text()), Study.read(path / STUDY_YAML), trials)
 
     @property
