@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from adcore.config import deep_merge
 from benchmarks.chaos import BUDGET, from_scratch, observe, on_disk, rows_lost
 from slurm_cluster import ENDED, ROOT, SCRIPT, SlurmCluster, job_env
 from testing.processes import wait_for
@@ -67,10 +68,12 @@ def test_a_smoke_study_goes_through_sbatch_on_two_nodes(slurm: SlurmCluster, tmp
 
 
 def _study(folder: Path) -> Path:
-    """Four trials at the chaos drill's budget (4 epochs), two at a time on one 2-CPU node: the first
-    interruption comes once one trial has its row and another a checkpoint, the second at the first
-    epoch the resumed session adds, so each finds a trial part-way and leaves the last session work."""
-    study = {"name": "slurm_resume", "base": BUDGET,
+    """Four trials at the chaos drill's budget, two at a time on one 2-CPU node, at 12 epochs rather than
+    its 4: the first interruption comes once one trial has its row and another a checkpoint, the second
+    at the first epoch the resumed session adds. At 4 epochs (about 0.5 s each here) the resumed session
+    could finish the study between the test seeing that epoch and the cancel reaching the job (CI saw it:
+    the third session found nothing to do); 12 leave it seconds of work that only the last session does."""
+    study = {"name": "slurm_resume", "base": deep_merge(BUDGET, {"optim": {"epochs": 12}}),
              "grid": {"arm": ["a2"], "data.fold": [0, 1, 2, 3], "seed": [0]}}
     path = folder / "slurm_resume.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
@@ -119,6 +122,8 @@ def test_a_requeued_then_cancelled_study_resumes_and_loses_nothing(slurm: SlurmC
     slurm.run("scancel", str(job))
     assert slurm.wait_ended(job, timeout=120)["JobState"] == "CANCELLED"
     expected.append(on_disk(run))
+    observe(run, seen)
+    assert len(seen) < 4, "the cancel came after the resumed session had finished every trial: nothing left to resume"
     again = slurm.sbatch("--nodes=1", "--cpus-per-task=2", str(SCRIPT), str(study), "--resume", env=env)
     info = slurm.wait_ended(again, timeout=900)
     output = slurm.output(job) + slurm.output(again)
