@@ -134,6 +134,11 @@ class Suite:
               + (f" ({entry.get('error') or entry.get('reason')})" if entry["status"] != "ok" else ""), flush=True)
         self.write()
 
+    def warmup(self, turns: int) -> int:
+        """Turns before a rate is counted: ``turns`` on the device (graph capture, compiled kernels); 2 with
+        --quick on the CPU, whose eager kernels need no more, so the CPU test runs each section in seconds."""
+        return min(turns, 2) if self.args.quick else turns
+
     def section(self, name: str) -> dict[str, Any]:
         return self.results["sections"].get(name, {})
 
@@ -287,8 +292,8 @@ def process_level(suite: Suite, jobs: int, env: dict[str, str], seconds: float, 
     procs, specs = [], []
     for job in range(jobs):
         spec = {"config": build_config(cfg.model_dump(mode="json"), {"seed": job}).model_dump(mode="json"),
-                "warmup": 10, "seconds": seconds, "go": str(go), "ready": str(scratch / f"ready-{jobs}-{job}"),
-                "result": str(scratch / f"result-{jobs}-{job}.json")}
+                "warmup": suite.warmup(10), "seconds": seconds, "go": str(go),
+                "ready": str(scratch / f"ready-{jobs}-{job}"), "result": str(scratch / f"result-{jobs}-{job}.json")}
         path = scratch / f"spec-{jobs}-{job}.json"
         path.write_text(json.dumps(spec))
         specs.append(spec)
@@ -380,7 +385,8 @@ def step_modes_section(suite: Suite, until: float) -> dict[str, Any]:
             out["errors"][name] = "not measured: the section's time was up"
             continue
         try:
-            out["rates"][name] = pack_rate([kind_config(suite, "resnet26_32px", **runtime)], seconds, 20, device)
+            cfg = kind_config(suite, "resnet26_32px", **runtime)
+            out["rates"][name] = pack_rate([cfg], seconds, suite.warmup(20), device)
         except Exception as error:  # noqa: BLE001 - one mode failing leaves the others measured
             out["errors"][name] = f"{type(error).__name__}: {error}"[-1500:]
     rates = {name: r["images_per_s"] for name, r in out["rates"].items()}
@@ -452,10 +458,10 @@ def engines_section(suite: Suite, until: float) -> dict[str, Any]:
         rates: dict[str, float] = {}
         for engine, run in (("plain_dataloader", lambda: plain_loop_rate(kind_config(suite, kind), seconds,
                                                                           0 if quick else 4)),
-                            ("today", lambda: pack_rate([kind_config(suite, kind, **today)], seconds, 10, device)
-                             ["images_per_s"]),
-                            ("new", lambda: pack_rate([kind_config(suite, kind, **new)], seconds, 20, device)
-                             ["images_per_s"])):
+                            ("today", lambda: pack_rate([kind_config(suite, kind, **today)], seconds,
+                                                        suite.warmup(10), device)["images_per_s"]),
+                            ("new", lambda: pack_rate([kind_config(suite, kind, **new)], seconds,
+                                                      suite.warmup(20), device)["images_per_s"])):
             if time.monotonic() > until:
                 out["errors"][f"{kind}/{engine}"] = "not measured: the section's time was up"
                 continue
@@ -479,7 +485,7 @@ def packed_section(suite: Suite, until: float) -> dict[str, Any]:
             continue
         try:
             cfgs = [kind_config(suite, "resnet26_32px", seed=seed, **runtime) for seed in range(trials)]
-            out["levels"].append(pack_rate(cfgs, seconds, 20, device))
+            out["levels"].append(pack_rate(cfgs, seconds, suite.warmup(20), device))
         except Exception as error:  # noqa: BLE001
             out["errors"][str(trials)] = f"{type(error).__name__}: {error}"[-1500:]
     peak = suite.section("env").get("bf16_peak_tflops")
@@ -512,7 +518,7 @@ def small_trial(suite: Suite, seed: int, **runtime: Any) -> TrialConfig:
     """A short whole trial (training, validation, test) of the ResNet-26 kind."""
     quick = suite.args.quick
     return build_config(kind_config(suite, "resnet26_32px", seed=seed, **runtime).model_dump(mode="json"), {
-        "data": {"n_normal": 128 if quick else 2048, "n_oe": 128 if quick else 2048, "n_test": 64 if quick else 1000},
+        "data": {"n_normal": 64 if quick else 2048, "n_oe": 64 if quick else 2048, "n_test": 64 if quick else 1000},
         "optim": {"epochs": 2}})
 
 
