@@ -3,7 +3,7 @@
 study requeued near its time limit and then cancelled and submitted again with --resume loses no row
 and re-runs no trial from scratch (the chaos drill's counters); bad input ends the job before Ray.
 
-The two study tests are long for this suite (45 s and 87 s measured on the idle 2-core machine, 54 s
+The two study tests are long for this suite (49 s and 97 s measured on the idle 2-core machine, 54 s
 and 165 s at a load of 5-7 from other work: each of their four jobs starts Ray nodes and a driver, and
 the resume test runs three sessions of a 4-trial study, the fewest that leave a trial part-way at both
 interruptions): they are the only check that the batch script works inside SLURM. Every test on the cluster is marked slow (tests/conftest.py, from the
