@@ -33,10 +33,10 @@ def find_run(path: str | Path) -> Path:
     return runs[-1]
 
 
-
 def read_trials(run_path: Path) -> pd.DataFrame:
     """A run's trials.csv; git_commit stays text (a hash such as 479e809 would parse as a float)."""
     return pd.read_csv(run_path / TRIALS_CSV, dtype={"git_commit": str})
+
 
 @dataclass(frozen=True, eq=False)
 class Run:
